@@ -1,0 +1,125 @@
+"""The `harness` command: thin over the library, and the one place errors are caught.
+
+Exit codes: 0 every verdict matches its expectation; 1 a verdict does not;
+2 bad input or a broken environment; 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from harness import context as run_context
+from harness import images, report, runner, scenario as scenarios, steps
+from harness.errors import EXIT_BAD_INPUT, EXIT_MISMATCH, HarnessError
+from harness.scenario import Expectation, FailureExpectation
+from harness.settings import Settings
+
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(stderr=False, highlight=False)
+    try:
+        return args.func(args, Settings.from_env(), console)
+    except HarnessError as exc:
+        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {exc.message}", markup=True)
+        if exc.log_tail:
+            print(exc.log_tail, file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: the run's containers and network were removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a scenario on one or more Kubespray refs")
+    run.add_argument("scenario")
+    run.add_argument("--ref", action="append", help="tag, branch or sha (repeatable); default: the scenario's default_refs")
+    run.add_argument("--report-json", type=Path, help="write the result(s) as JSON here")
+    run.add_argument("--expect", choices=["pass"], help="expectation for a ref the scenario has none for")
+    run.add_argument("--expect-fail-task", help="expected failing task, as Ansible names it ('role : task')")
+    run.add_argument("--expect-fail-message", help="substring of the expected failure message")
+    run.set_defaults(func=_cmd_run)
+
+    sub.add_parser("images", help="build the node images if their inputs changed").set_defaults(func=_cmd_images)
+    sub.add_parser("list", help="list the scenarios").set_defaults(func=_cmd_list)
+
+    step = sub.add_parser("step", help="(called by Molecule's playbooks) run a phase's Kubespray steps")
+    step.add_argument("--phase", choices=["prepare", "converge"], required=True)
+    step.set_defaults(func=_cmd_step)
+
+    dep = sub.add_parser("molecule-dependency", help="(called by Molecule) prepare a run context")
+    dep.set_defaults(func=_cmd_molecule_dependency)
+    return parser
+
+
+def _expectation(args: argparse.Namespace) -> Expectation | None:
+    if args.expect_fail_task or args.expect_fail_message:
+        if not (args.expect_fail_task and args.expect_fail_message):
+            raise HarnessError("--expect-fail-task and --expect-fail-message go together: give both")
+        if args.expect:
+            raise HarnessError("--expect pass contradicts --expect-fail-task: give one expectation")
+        return Expectation(fail=FailureExpectation(task=args.expect_fail_task, message=args.expect_fail_message))
+    return Expectation() if args.expect == "pass" else None
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    scenario = scenarios.load(settings.scenarios_dir, args.scenario)
+    refs = args.ref or scenario.default_refs
+    if not refs:
+        raise HarnessError(f"scenario {args.scenario} has no default_refs: give --ref REF")
+    expectation = _expectation(args)
+    results = []
+    for ref in refs:
+        result = runner.run(settings, args.scenario, ref, expectation, progress=console.print)
+        report.write_json([result], result.run_dir / "report.json")
+        report.print_summary(console, result)
+        results.append(result)
+    if len(results) > 1:
+        report.print_table(console, results)
+    if args.report_json:
+        report.write_json(results, args.report_json)
+    return 0 if all(r.matches for r in results) else EXIT_MISMATCH
+
+
+def _cmd_images(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    built = images.ensure_images(settings, console.print)
+    console.print(f"node image: {built.node}\nlb image:   {built.lb}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    for name in scenarios.available(settings.scenarios_dir):
+        console.print(f"{name}: {scenarios.load(settings.scenarios_dir, name).description}")
+    return 0
+
+
+def _cmd_step(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    context = run_context.RunContext.load(run_context.current_run_dir())
+    scenario = scenarios.load(settings.scenarios_dir, context.scenario)
+    results = steps.run_phase(context, scenario, args.phase)
+    return 0 if all(r.rc == 0 for r in results) else EXIT_MISMATCH
+
+
+def _cmd_molecule_dependency(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    run_dir = run_context.current_run_dir()
+    if (run_dir / run_context.CONTEXT_FILE).is_file() and os.environ.get("HARNESS_RUN_DIR"):
+        return 0  # `harness run` prepared everything
+    name = os.environ.get("MOLECULE_SCENARIO_NAME", "")
+    scenario = scenarios.load(settings.scenarios_dir, name)
+    ref = os.environ.get("KUBESPRAY_REF") or (scenario.default_refs[-1] if scenario.default_refs else "")
+    if not ref:
+        raise HarnessError("set KUBESPRAY_REF to the Kubespray tag, branch or sha to run")
+    run_id = os.environ.get("HARNESS_RUN_ID", "molecule")
+    console.print(f"preparing Kubespray {ref} for {name} in {run_dir}")
+    run_context.prepare(settings, name, ref, run_dir, run_id, log=console.print)
+    return 0

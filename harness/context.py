@@ -1,0 +1,113 @@
+"""A run's context: everything a scenario run needs, written once to context.json.
+
+`harness run` creates it before Molecule starts; Molecule's playbooks call
+`harness step`, which reads it back. Run standalone (`molecule test -s X`),
+Molecule's dependency action creates it instead (`harness molecule-dependency`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness import images, inventory
+from harness.errors import HarnessError
+from harness.kubespray import source, venv
+from harness.settings import Settings
+
+CONTEXT_FILE = "context.json"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    scenario: str
+    ref: str
+    sha: str
+    run_id: str
+    run_dir: Path
+    worktree: Path
+    venv: Path
+    node_image: str
+    lb_image: str
+
+    @property
+    def network(self) -> str:
+        return inventory.network_name(self.run_id)
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.run_dir / "logs"
+
+    @property
+    def inventory_dir(self) -> Path:
+        return self.run_dir / "inventory"
+
+    @property
+    def facts_dir(self) -> Path:
+        return self.run_dir / "facts"
+
+    @property
+    def steps_file(self) -> Path:
+        return self.run_dir / "steps.jsonl"
+
+    def save(self) -> None:
+        data = {key: str(value) for key, value in asdict(self).items()}
+        (self.run_dir / CONTEXT_FILE).write_text(json.dumps(data, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, run_dir: Path) -> RunContext:
+        path = run_dir / CONTEXT_FILE
+        if not path.is_file():
+            raise HarnessError(f"no run context at {path}: start runs with `harness run SCENARIO --ref REF`")
+        data = json.loads(path.read_text())
+        for key in ("run_dir", "worktree", "venv"):
+            data[key] = Path(data[key])
+        return cls(**data)
+
+    def molecule_env(self) -> dict[str, str]:
+        """What molecule.yml interpolates and what `harness step` reads."""
+        return {
+            "HARNESS_RUN_ID": self.run_id,
+            "HARNESS_RUN_DIR": str(self.run_dir),
+            "HARNESS_NODE_IMAGE": self.node_image,
+            "HARNESS_LB_IMAGE": self.lb_image,
+        }
+
+
+def new_run_id() -> str:
+    return secrets.token_hex(4)
+
+
+def prepare(settings: Settings, scenario: str, ref: str, run_dir: Path, run_id: str, log=print) -> RunContext:
+    """Resolve the ref, check out its worktree, ensure its venv and the images."""
+    sha = source.resolve(settings, ref)
+    node_images = images.ensure_images(settings, log)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    worktree = run_dir / "kubespray"
+    if not (worktree / ".git").exists():
+        source.add_worktree(settings, sha, worktree)
+    context = RunContext(
+        scenario=scenario,
+        ref=ref,
+        sha=sha,
+        run_id=run_id,
+        run_dir=run_dir.resolve(),
+        worktree=worktree.resolve(),
+        venv=venv.ensure_venv(settings, worktree),
+        node_image=node_images.node,
+        lb_image=node_images.lb,
+    )
+    context.save()
+    return context
+
+
+def current_run_dir() -> Path:
+    """The run directory of the run this process belongs to (harness run or standalone Molecule)."""
+    if os.environ.get("HARNESS_RUN_DIR"):
+        return Path(os.environ["HARNESS_RUN_DIR"])
+    if os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY"):
+        return Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "harness-run"
+    raise HarnessError("not inside a run: set HARNESS_RUN_DIR or run through `harness run` / molecule")

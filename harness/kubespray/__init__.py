@@ -1,0 +1,1 @@
+"""Kubespray itself: the cached clone, refs and worktrees, and per-ref Ansible venvs."""

@@ -1,0 +1,106 @@
+"""One Kubespray clone per machine (a mirror in the cache), refs resolved to shas,
+and a git worktree per run. Kubespray's code never enters this repository."""
+
+from __future__ import annotations
+
+import fcntl
+import re
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+from harness.errors import CommandFailed, HarnessError
+from harness.settings import Settings
+
+SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def clone_dir(settings: Settings) -> Path:
+    return settings.cache_dir / "kubespray.git"
+
+
+def git(repo: Path, *args: str, check: bool = True) -> str:
+    argv = ["git", f"--git-dir={repo}", *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise CommandFailed("git", argv, proc.stdout + proc.stderr)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+@contextmanager
+def _clone_lock(settings: Settings):
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.cache_dir / "kubespray.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def ensure_clone(settings: Settings) -> Path:
+    """The cached mirror of KUBESPRAY_REPO, created on first use."""
+    repo = clone_dir(settings)
+    with _clone_lock(settings):
+        if (repo / "HEAD").exists():
+            return repo
+        source = settings.kubespray_repo
+        if "://" not in source and not source.startswith("git@") and not Path(source).exists():
+            raise HarnessError(
+                f"KUBESPRAY_REPO={source!r} is neither a URL nor an existing path: "
+                "point it at a Kubespray clone or leave it unset for the upstream URL"
+            )
+        tmp = repo.with_suffix(".partial")
+        subprocess.run(["rm", "-rf", str(tmp)], check=True)
+        argv = ["git", "clone", "--mirror", "--quiet", source, str(tmp)]
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise HarnessError(
+                f"cannot clone Kubespray from {source}: {proc.stderr.strip().splitlines()[-1:]}; "
+                "set KUBESPRAY_REPO to a reachable URL or a local clone"
+            )
+        tmp.rename(repo)
+    return repo
+
+
+def is_branch(repo: Path, ref: str) -> bool:
+    return bool(git(repo, "rev-parse", "--verify", "--quiet", f"refs/heads/{ref}", check=False))
+
+
+def fetch(repo: Path) -> bool:
+    """Refresh the mirror from its origin; False when the origin does not answer."""
+    argv = ["git", f"--git-dir={repo}", "fetch", "--prune", "--quiet", "origin"]
+    return subprocess.run(argv, capture_output=True, check=False).returncode == 0
+
+
+def resolve(settings: Settings, ref: str) -> str:
+    """Full sha of a tag, branch or (abbreviated) commit. Branches move: fetch first."""
+    if not ref or ref.startswith("-"):
+        raise HarnessError(f"{ref!r} is not a Kubespray ref: give a tag, branch or commit sha")
+    repo = ensure_clone(settings)
+    sha = _rev_parse(repo, ref)
+    if sha is None or is_branch(repo, ref):
+        with _clone_lock(settings):
+            fetch(repo)
+        sha = _rev_parse(repo, ref) or sha
+    if sha is None:
+        raise HarnessError(
+            f"unknown Kubespray ref {ref!r}: not a tag, branch or commit of {settings.kubespray_repo}; "
+            "check the spelling (git ls-remote --tags) or point KUBESPRAY_REPO at a clone that has it"
+        )
+    return sha
+
+
+def _rev_parse(repo: Path, ref: str) -> str | None:
+    return git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False) or None
+
+
+def add_worktree(settings: Settings, sha: str, path: Path) -> Path:
+    repo = ensure_clone(settings)
+    with _clone_lock(settings):
+        git(repo, "worktree", "add", "--detach", "--force", str(path), sha)
+    return path
+
+
+def remove_worktree(settings: Settings, path: Path) -> None:
+    repo = clone_dir(settings)
+    with _clone_lock(settings):
+        git(repo, "worktree", "remove", "--force", str(path), check=False)
+        git(repo, "worktree", "prune", check=False)

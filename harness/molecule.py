@@ -1,0 +1,69 @@
+"""Driving Molecule, which owns the nodes' lifecycle: one call per action, timed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.context import RunContext
+from harness.settings import PROJECT_ROOT
+
+# The lifecycle as data: verify runs only when every step before it passed;
+# destroy always runs, separately, in the runner's finally.
+SEQUENCE = ("create", "prepare", "converge", "verify")
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: str
+    seconds: float
+    rc: int
+    log: Path
+
+
+def molecule_env(context: RunContext) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
+    bin_dir = str(Path(sys.executable).parent)  # molecule calls ansible-config from PATH
+    env.update(
+        PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+        MOLECULE_GLOB="scenarios/*/molecule.yml",
+        # Molecule's own state per run, so parallel runs never share it.
+        MOLECULE_EPHEMERAL_DIRECTORY=str(context.run_dir / "molecule"),
+        ANSIBLE_FORCE_COLOR="0",
+        PY_COLORS="0",
+        **context.molecule_env(),
+    )
+    return env
+
+
+def run_action(context: RunContext, action: str) -> ActionResult:
+    context.logs_dir.mkdir(parents=True, exist_ok=True)
+    log = context.logs_dir / f"molecule-{action}.log"
+    argv = [str(Path(sys.executable).parent / "molecule"), action, "-s", context.scenario]
+    started = time.monotonic()
+    with log.open("w") as out:
+        rc = subprocess.run(
+            argv, cwd=PROJECT_ROOT, env=molecule_env(context), stdout=out,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False,
+        ).returncode
+    return ActionResult(action, round(time.monotonic() - started, 1), rc, log)
+
+
+def keep_verify_junit(context: RunContext) -> Path:
+    """Copy the verifier's JUnit out of Molecule's state, which destroy wipes."""
+    kept = context.run_dir / "verify-junit.xml"
+    written = context.run_dir / "molecule" / "verify-junit.xml"
+    if written.is_file():
+        shutil.copyfile(written, kept)
+    return kept
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    if not path.is_file():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

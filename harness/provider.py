@@ -1,0 +1,147 @@
+"""Everything the harness itself asks of the container engine, in one place.
+
+Molecule's docker driver creates and destroys the nodes; the harness only
+builds images, checks that a run's names are free, reads node addresses and
+removes whatever carries a run's label. Swapping in Podman means another
+module with these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
+
+from harness.errors import HarnessError
+
+RUN_LABEL = "kubespray-harness.run-id"
+IMAGE_LABEL = "kubespray-harness.inputs"
+
+
+def connect() -> docker.DockerClient:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except DockerException as exc:
+        raise HarnessError(
+            f"no Docker engine answers ({exc.__class__.__name__}): start dockerd "
+            "or point DOCKER_HOST at a running engine"
+        ) from exc
+    return client
+
+
+def image_exists(client: docker.DockerClient, tag: str) -> bool:
+    try:
+        client.images.get(tag)
+    except ImageNotFound:
+        return False
+    return True
+
+
+def try_pull(client: docker.DockerClient, reference: str) -> bool:
+    """True when the image is local or a registry served it."""
+    if image_exists(client, reference):
+        return True
+    try:
+        client.images.pull(reference)
+    except (APIError, DockerException):
+        return False
+    return True
+
+
+def build_image(
+    client: docker.DockerClient, context: Path, tag: str, buildargs: dict[str, str], inputs: str
+) -> None:
+    try:
+        client.images.build(
+            path=str(context),
+            tag=tag,
+            buildargs=buildargs,
+            labels={IMAGE_LABEL: inputs},
+            pull=False,  # parents are local images of ours; no registry needed
+            rm=True,
+        )
+    except BuildError as exc:
+        log = "".join(str(chunk.get("stream", chunk.get("error", ""))) for chunk in exc.build_log)
+        raise HarnessError(f"building image {tag} failed: {exc.msg}", log_tail=log[-3000:]) from exc
+
+
+def import_rootfs(client: docker.DockerClient, tarball: Path, tag: str, inputs: str) -> None:
+    repository, _, version = tag.partition(":")
+    client.api.import_image(
+        src=str(tarball),
+        repository=repository,
+        tag=version,
+        changes=['CMD ["/lib/systemd/systemd"]', f"LABEL {IMAGE_LABEL}={inputs}"],
+    )
+
+
+def assert_names_free(client: docker.DockerClient, containers: list[str], network: str) -> None:
+    taken = [name for name in containers if _container(client, name) is not None]
+    if taken:
+        raise HarnessError(
+            f"container name(s) already taken: {', '.join(taken)}; remove them "
+            "(docker rm -f ...) or use another run id"
+        )
+    if client.networks.list(names=[network]):
+        raise HarnessError(
+            f"network {network} already exists; remove it (docker network rm {network}) "
+            "or use another run id"
+        )
+
+
+@dataclass(frozen=True)
+class NodeAddress:
+    container: str
+    hostname: str
+    address: str
+
+
+def node_addresses(client: docker.DockerClient, run_id: str, network: str) -> list[NodeAddress]:
+    nodes = []
+    for container in client.containers.list(filters={"label": f"{RUN_LABEL}={run_id}"}):
+        attrs = container.attrs
+        ip = attrs["NetworkSettings"]["Networks"].get(network, {}).get("IPAddress", "")
+        nodes.append(NodeAddress(container.name, attrs["Config"]["Hostname"], ip))
+    return sorted(nodes, key=lambda node: node.hostname)
+
+
+def remove_run(client: docker.DockerClient, run_id: str) -> int:
+    """Remove every container, network and volume labelled with the run id."""
+    selector = {"label": f"{RUN_LABEL}={run_id}"}
+    removed = 0
+    for container in client.containers.list(all=True, filters=selector):
+        _ignore_gone(lambda c=container: c.remove(force=True, v=True))
+        removed += 1
+    for network in client.networks.list(filters=selector):
+        _ignore_gone(network.remove)
+        removed += 1
+    for volume in client.volumes.list(filters=selector):
+        _ignore_gone(volume.remove)
+        removed += 1
+    return removed
+
+
+def _container(client: docker.DockerClient, name: str):
+    try:
+        return client.containers.get(name)
+    except NotFound:
+        return None
+
+
+def _ignore_gone(action) -> None:
+    try:
+        action()
+    except NotFound:
+        pass
+
+
+def read_node_file(client: docker.DockerClient, container: str, path: str) -> str | None:
+    """A file's content inside a running node, or None if the node or file is missing."""
+    node = _container(client, container)
+    if node is None or node.status != "running":
+        return None
+    exit_code, output = node.exec_run(["cat", path])
+    return output.decode(errors="replace") if exit_code == 0 else None

@@ -1,0 +1,79 @@
+"""What a run leaves behind: report.json (the contract) and the terminal summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.runner import RunResult
+
+
+def as_dict(result: RunResult) -> dict[str, Any]:
+    return {
+        "scenario": result.scenario,
+        "ref": result.ref,
+        "sha": result.sha,
+        "run_id": result.run_id,
+        "verdict": result.verdict.value if result.verdict else None,
+        "expected": result.expected.describe(),
+        "matches": result.matches,
+        "failed_step": result.failed_step,
+        "failed_task": result.failed_task,
+        "failed_host": result.failed_host,
+        "failed_message": result.failed_message,
+        "failed_log": result.failed_log,
+        "run_dir": str(result.run_dir),
+        "steps": [{"name": s.name, "seconds": s.seconds, "rc": s.rc, "log": s.log} for s in result.steps],
+        "checks": {"total": result.checks.total, "failed": result.checks.failed},
+        "leftovers_removed": result.leftovers_removed,
+    }
+
+
+def write_json(results: list[RunResult], path: Path) -> None:
+    data: Any = as_dict(results[0]) if len(results) == 1 else [as_dict(r) for r in results]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def print_summary(console: Console, result: RunResult) -> None:
+    table = Table(title=f"{result.scenario} @ {result.ref} ({result.sha[:12]})", show_edge=False)
+    table.add_column("step")
+    table.add_column("seconds", justify="right")
+    table.add_column("rc", justify="right")
+    for step in result.steps:
+        table.add_row(step.name, f"{step.seconds:.1f}", str(step.rc))
+    table.add_row("[b]total[/b]", f"{sum(s.seconds for s in result.steps):.1f}", "")
+    console.print(table)
+    style = "green" if result.matches else "red"
+    assert result.verdict is not None
+    console.print(f"[{style}]verdict: {result.verdict.headline}[/{style}] (expected: {result.expected.describe()})")
+    if result.failed_task:
+        console.print(f"  step:    {result.failed_step}")
+        console.print(f"  task:    {result.failed_task}" + (f"  (host {result.failed_host})" if result.failed_host else ""))
+        console.print(f"  message: {_one_line(result.failed_message or '')}")
+        console.print(f"  log:     {result.failed_log}")
+    if result.checks.total:
+        console.print(f"  checks:  {result.checks.total - len(result.checks.failed)}/{result.checks.total} passed")
+    console.print(f"  run dir: {result.run_dir}")
+
+
+def print_table(console: Console, results: list[RunResult]) -> None:
+    table = Table(title="kubespray-harness", show_edge=False)
+    for column in ("scenario", "ref", "sha", "verdict", "matches", "failed task", "seconds"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(
+            r.scenario, r.ref, r.sha[:12], r.verdict.headline if r.verdict else "-",
+            "yes" if r.matches else "[red]NO[/red]", r.failed_task or "",
+            f"{sum(s.seconds for s in r.steps):.0f}",
+        )
+    console.print(table)
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

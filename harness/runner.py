@@ -1,0 +1,229 @@
+"""One scenario run on one Kubespray ref, from settings to verdict.
+
+setup (ref -> sha, worktree, venv, images) -> Molecule create, prepare
+(deploy), converge (the steps), verify (testinfra) -> artifacts -> destroy
+and label cleanup, always -> verdict -> report.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import checks, context as run_context, events, molecule, provider, scenario as scenarios, steps
+from harness.errors import HarnessError
+from harness.inventory import container_name
+from harness.kubespray import source
+from harness.scenario import Expectation, Scenario
+from harness.settings import Settings
+from harness.verdict import Outcome, Verdict, decide, matches_expectation
+
+ARTIFACTS = {"haproxy.cfg": "/etc/haproxy/haproxy.cfg", "hosts": "/etc/hosts"}
+
+
+@dataclass
+class Timing:
+    name: str
+    seconds: float
+    rc: int
+    log: str = ""
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    ref: str
+    sha: str
+    run_id: str
+    run_dir: Path
+    expected: Expectation
+    verdict: Verdict | None = None
+    failed_step: str | None = None
+    failed_task: str | None = None
+    failed_host: str | None = None
+    failed_message: str | None = None
+    failed_log: str | None = None
+    steps: list[Timing] = field(default_factory=list)
+    checks: checks.CheckResults = field(default_factory=checks.CheckResults)
+    leftovers_removed: int = 0
+
+    @property
+    def matches(self) -> bool:
+        return self.verdict is not None and matches_expectation(self.verdict)
+
+
+def expectation_for(settings: Settings, scenario: Scenario, ref: str, sha: str) -> Expectation | None:
+    """The scenario's expectation for this ref, by name or by the commit it names."""
+    if ref in scenario.expectations:
+        return scenario.expectations[ref]
+    for known_ref, expectation in scenario.expectations.items():
+        try:
+            if source.resolve(settings, known_ref) == sha:
+                return expectation
+        except HarnessError:
+            continue
+    return None
+
+
+def run_dir_for(settings: Settings, scenario: str, ref: str, run_id: str) -> Path:
+    safe_ref = re.sub(r"[^A-Za-z0-9._-]", "_", ref)
+    return settings.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario}-{safe_ref}-{run_id}"
+
+
+def run(
+    settings: Settings,
+    scenario_name: str,
+    ref: str,
+    expect: Expectation | None = None,
+    progress: Callable[[str], None] = print,
+) -> RunResult:
+    scenario = scenarios.load(settings.scenarios_dir, scenario_name)
+    sha = source.resolve(settings, ref)
+    expectation = expect or expectation_for(settings, scenario, ref, sha)
+    if expectation is None:
+        raise HarnessError(
+            f"scenario {scenario_name} states no expectation for ref {ref}: add one to its scenario.yml "
+            "or say it with --expect pass / --expect-fail-task TASK --expect-fail-message TEXT"
+        )
+    client = provider.connect()
+    run_id = run_context.new_run_id()
+    provider.assert_names_free(
+        client, [container_name(node.name, run_id) for node in scenario.nodes], f"kh-{run_id}"
+    )
+    run_dir = run_dir_for(settings, scenario_name, ref, run_id)
+    result = RunResult(scenario_name, ref, sha, run_id, run_dir.resolve(), expectation)
+    progress(f"run {run_id}: {scenario_name} at {ref} ({sha[:12]}), expecting {expectation.describe()}")
+    progress(f"logs in {result.run_dir}")
+
+    started = time.monotonic()
+    context = run_context.prepare(settings, scenario_name, ref, run_dir, run_id, log=progress)
+    _record(result, progress, Timing("setup", round(time.monotonic() - started, 1), 0))
+    try:
+        _lifecycle(context, scenario, result, progress)
+    finally:
+        _teardown(settings, context, scenario, result, progress)
+    _judge(context, result)
+    return result
+
+
+def _lifecycle(context, scenario: Scenario, result: RunResult, progress: Callable[[str], None]) -> None:
+    watcher = _StepWatcher(context, result, progress)
+    watcher.start()
+    try:
+        for action in molecule.SEQUENCE:
+            progress(f"  … molecule {action}")
+            outcome = molecule.run_action(context, action)
+            watcher.flush()
+            if action == "verify":
+                molecule.keep_verify_junit(context)
+            if action in ("create", "verify"):
+                _record(result, progress, Timing(action, outcome.seconds, outcome.rc, str(outcome.log)))
+            if outcome.rc != 0:
+                _note_action_failure(context, result, outcome)
+                return
+    finally:
+        watcher.stop()
+
+
+def _note_action_failure(context, result: RunResult, outcome: molecule.ActionResult) -> None:
+    """A Molecule action failed. Failures inside a Kubespray step are read from events later."""
+    failed_steps = [step for step in steps.read_results(context) if step.rc != 0]
+    if failed_steps or outcome.action == "verify":
+        return
+    result.failed_step = f"molecule {outcome.action}"
+    result.failed_task = f"molecule {outcome.action}"
+    result.failed_message = molecule.log_tail(outcome.log, 8)
+    result.failed_log = str(outcome.log)
+
+
+def _teardown(settings: Settings, context, scenario: Scenario, result: RunResult, progress) -> None:
+    _collect_artifacts(context, scenario)
+    started = time.monotonic()
+    try:
+        outcome = molecule.run_action(context, "destroy")
+        rc = outcome.rc
+    except KeyboardInterrupt:
+        rc = 130
+    finally:
+        result.leftovers_removed = provider.remove_run(provider.connect(), context.run_id)
+        if not settings.keep_worktree:
+            source.remove_worktree(settings, context.worktree)
+    _record(result, progress, Timing("destroy", round(time.monotonic() - started, 1), rc))
+
+
+def _collect_artifacts(context, scenario: Scenario) -> None:
+    """Keep what Kubespray wrote on each node, for the report and for people."""
+    client = provider.connect()
+    for node in scenario.nodes:
+        target = context.run_dir / "artifacts" / node.name
+        for name, path in ARTIFACTS.items():
+            content = provider.read_node_file(client, container_name(node.name, context.run_id), path)
+            if content is not None:
+                target.mkdir(parents=True, exist_ok=True)
+                (target / name).write_text(content)
+
+
+def _judge(context, result: RunResult) -> None:
+    kubespray_steps = steps.read_results(context)
+    failed = next((step for step in kubespray_steps if step.rc != 0), None)
+    result.checks = checks.read_junit(context.run_dir / "verify-junit.xml")
+    if failed is not None:
+        failure = events.first_failure(events.read_events(Path(failed.events)))
+        result.failed_step, result.failed_log = failed.name, failed.log
+        if failure is not None:
+            result.failed_task, result.failed_host, result.failed_message = failure.task, failure.host, failure.message
+        else:
+            result.failed_task, result.failed_message = "(no failed task recorded)", f"ansible-playbook exited {failed.rc}"
+    elif result.failed_step is None and not result.checks.passed:
+        result.failed_step = "verify"
+        result.failed_task = "testinfra: " + (", ".join(result.checks.failed) or "no checks ran")
+        result.failed_message = result.checks.first_message or "the verifier produced no results"
+        result.failed_log = str(context.logs_dir / "molecule-verify.log")
+    outcome = Outcome(failed_step=result.failed_step, failure=_as_failure(result))
+    result.verdict = decide(result.expected, outcome)
+
+
+def _as_failure(result: RunResult) -> events.Failure | None:
+    if result.failed_task is None:
+        return None
+    return events.Failure(task=result.failed_task, host=result.failed_host or "", message=result.failed_message or "")
+
+
+def _record(result: RunResult, progress, timing: Timing) -> None:
+    result.steps.append(timing)
+    mark = "ok" if timing.rc == 0 else f"rc={timing.rc}"
+    progress(f"  {timing.name:<28} {timing.seconds:7.1f}s  {mark}")
+
+
+class _StepWatcher:
+    """Prints each Kubespray step as `harness step` finishes it, during Molecule's actions."""
+
+    def __init__(self, context, result: RunResult, progress) -> None:
+        self._context, self._result, self._progress = context, result, progress
+        self._seen = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.flush()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1.0):
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            done = steps.read_results(self._context)
+            for step in done[self._seen :]:
+                _record(self._result, self._progress, Timing(step.name, step.seconds, step.rc, step.log))
+            self._seen = len(done)

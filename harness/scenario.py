@@ -1,0 +1,147 @@
+"""Scenarios are data: `scenarios/<name>/scenario.yml`, loaded and validated here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.errors import HarnessError
+
+# Kubespray inventory groups each node role belongs to. The load balancer is
+# not a Kubespray host: it only sits in front of the control planes.
+ROLE_GROUPS: dict[str, list[str]] = {
+    "control-plane": ["kube_control_plane", "etcd"],
+    "worker": ["kube_node"],
+    "loadbalancer": [],
+}
+KUBESPRAY_GROUPS = {"all", "k8s_cluster", "kube_control_plane", "etcd", "kube_node", "calico_rr"}
+NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Node(Strict):
+    name: str = Field(pattern=NAME_RE)
+    role: Literal["control-plane", "worker", "loadbalancer"]
+
+    @property
+    def groups(self) -> list[str]:
+        return ROLE_GROUPS[self.role]
+
+
+class Step(Strict):
+    name: str = Field(pattern=NAME_RE)
+    playbook: str
+    phase: Literal["prepare", "converge"] = "converge"
+    limit: str | None = None
+    tags: list[str] | None = None  # None: the scenario's tags
+    extra_vars: dict[str, object] = Field(default_factory=dict)
+
+
+class FailureExpectation(Strict):
+    task: str
+    message: str
+
+
+class Expectation(Strict):
+    """`pass`, or `fail` at a named task with a message substring."""
+
+    fail: FailureExpectation | None = None
+
+    @property
+    def passes(self) -> bool:
+        return self.fail is None
+
+    def describe(self) -> str:
+        return "pass" if self.fail is None else f"fail at {self.fail.task!r} with {self.fail.message!r}"
+
+
+class Scenario(Strict):
+    name: str
+    directory: Path
+    description: str = ""
+    nodes: list[Node]
+    group_vars: dict[str, dict[str, object]] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    steps: list[Step]
+    default_refs: list[str] = Field(default_factory=list)
+    expectations: dict[str, Expectation] = Field(default_factory=dict)
+
+    @field_validator("expectations", mode="before")
+    @classmethod
+    def _pass_shorthand(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {ref: ({} if exp == "pass" else exp) for ref, exp in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        names = [node.name for node in self.nodes]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"node name used twice: {', '.join(duplicates)}")
+        if not any(node.role == "control-plane" for node in self.nodes):
+            raise ValueError("no node has role control-plane")
+        for group in self.group_vars:
+            if group not in KUBESPRAY_GROUPS:
+                raise ValueError(f"group_vars for unknown group {group!r} (known: {', '.join(sorted(KUBESPRAY_GROUPS))})")
+        known = set(names) | KUBESPRAY_GROUPS
+        for step in self.steps:
+            if step.limit and not _limit_names_known(step.limit, known):
+                raise ValueError(f"step {step.name!r}: --limit {step.limit!r} names no node or group of this scenario")
+        return self
+
+    def kubespray_nodes(self) -> list[Node]:
+        return [node for node in self.nodes if node.groups]
+
+    def nodes_with_role(self, role: str) -> list[Node]:
+        return [node for node in self.nodes if node.role == role]
+
+    def steps_of(self, phase: str) -> list[Step]:
+        return [step for step in self.steps if step.phase == phase]
+
+    def step_tags(self, step: Step) -> list[str]:
+        return self.tags if step.tags is None else step.tags
+
+
+def _limit_names_known(limit: str, known: set[str]) -> bool:
+    for part in re.split(r"[:,]", limit):
+        name = part.lstrip("!&")
+        if name and not any(ch in name for ch in "*?[~") and name not in known:
+            return False
+    return True
+
+
+def available(scenarios_dir: Path) -> list[str]:
+    return sorted(path.parent.name for path in scenarios_dir.glob("*/scenario.yml"))
+
+
+def load(scenarios_dir: Path, name: str) -> Scenario:
+    path = scenarios_dir / name / "scenario.yml"
+    if not path.is_file():
+        raise HarnessError(
+            f"unknown scenario {name!r}: available are {', '.join(available(scenarios_dir)) or 'none'}"
+        )
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise HarnessError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise HarnessError(f"{path} must be a mapping of scenario fields")
+    try:
+        return Scenario(name=name, directory=path.parent, **data)
+    except ValidationError as exc:
+        raise HarnessError(f"{path}: {_first_problem(exc)}") from exc
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

@@ -1,0 +1,45 @@
+"""Settings from the environment, with defaults that work on a fresh machine."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+UPSTREAM_KUBESPRAY = "https://github.com/kubernetes-sigs/kubespray.git"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache_dir() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "kubespray-harness"
+
+
+@dataclass(frozen=True)
+class Settings:
+    kubespray_repo: str
+    cache_dir: Path
+    runs_dir: Path
+    base_image_source: str  # auto | registry | debootstrap
+    debian_mirror: str  # empty: debootstrap's own default
+    keep_worktree: bool
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            kubespray_repo=env.get("KUBESPRAY_REPO") or UPSTREAM_KUBESPRAY,
+            cache_dir=Path(env.get("HARNESS_CACHE_DIR") or _default_cache_dir()),
+            runs_dir=Path(env.get("HARNESS_RUNS_DIR") or PROJECT_ROOT / "runs"),
+            base_image_source=env.get("HARNESS_BASE_IMAGE_SOURCE") or "auto",
+            debian_mirror=env.get("HARNESS_DEBIAN_MIRROR", ""),
+            keep_worktree=env.get("HARNESS_KEEP_WORKTREE", "") not in ("", "0", "false"),
+        )
+
+    @property
+    def scenarios_dir(self) -> Path:
+        return PROJECT_ROOT / "scenarios"
+
+    @property
+    def images_dir(self) -> Path:
+        return PROJECT_ROOT / "images"

@@ -1,0 +1,123 @@
+"""Running a scenario's Kubespray steps with the ref's own ansible-playbook.
+
+Called by Molecule's prepare and converge playbooks (`harness step --phase X`):
+each step is one real ansible-playbook run, with its own log, its own event
+file and a line in steps.jsonl. The first failing step stops the phase.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness import events, inventory, provider
+from harness.context import RunContext
+from harness.errors import HarnessError
+from harness.scenario import Scenario, Step
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    phase: str
+    argv: list[str]
+    seconds: float
+    rc: int
+    log: str
+    events: str
+
+
+def ansible_env(context: RunContext, events_file: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    for key in [k for k in env if k.startswith(("ANSIBLE_", "MOLECULE_"))]:
+        del env[key]  # Molecule's own Ansible settings must not leak into Kubespray's run
+    env.update(
+        VIRTUAL_ENV=str(context.venv),
+        PATH=f"{context.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        ANSIBLE_CONFIG=str(context.worktree / "ansible.cfg"),
+        # Kubespray's ansible.cfg shares /tmp between runs; one cache per run.
+        ANSIBLE_CACHE_PLUGIN_CONNECTION=str(context.facts_dir),
+        ANSIBLE_PIPELINING="True",
+        ANSIBLE_CALLBACK_PLUGINS=str(events.CALLBACK_DIR),
+        ANSIBLE_CALLBACKS_ENABLED=f"{events.CALLBACK_NAME},profile_tasks",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="False",
+        ANSIBLE_LOCAL_TEMP=str(context.run_dir / "ansible-tmp"),
+        HARNESS_EVENTS_FILE=str(events_file),
+    )
+    return env
+
+
+def playbook_argv(context: RunContext, scenario: Scenario, step: Step, hosts_file: Path) -> list[str]:
+    argv = [str(context.venv / "bin" / "ansible-playbook"), "-i", str(hosts_file), "-b", step.playbook]
+    if step.limit:
+        argv += ["--limit", step.limit]
+    tags = scenario.step_tags(step)
+    if tags:
+        argv += ["--tags", ",".join(tags)]
+    if step.extra_vars:
+        argv += ["-e", json.dumps(step.extra_vars)]
+    return argv
+
+
+def ensure_inventory(context: RunContext, scenario: Scenario) -> Path:
+    hosts_file = context.inventory_dir / "hosts.yml"
+    if hosts_file.exists():
+        return hosts_file
+    client = provider.connect()
+    nodes = provider.node_addresses(client, context.run_id, context.network)
+    addresses = {node.hostname: node.address for node in nodes}
+    missing = [node.name for node in scenario.nodes if not addresses.get(node.name)]
+    if missing:
+        raise HarnessError(f"nodes not running on network {context.network}: {', '.join(missing)}")
+    (context.run_dir / "nodes.json").write_text(json.dumps(addresses, indent=2) + "\n")
+    return inventory.write_inventory(context.inventory_dir, scenario, context.run_id, addresses, context.worktree)
+
+
+def run_phase(context: RunContext, scenario: Scenario, phase: str) -> list[StepResult]:
+    hosts_file = ensure_inventory(context, scenario)
+    results = []
+    for step in scenario.steps_of(phase):
+        result = run_step(context, scenario, step, hosts_file)
+        results.append(result)
+        if result.rc != 0:
+            break
+    return results
+
+
+def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Path) -> StepResult:
+    index = scenario.steps.index(step) + 1
+    stem = f"{index:02d}-{step.name}"
+    context.logs_dir.mkdir(parents=True, exist_ok=True)
+    (context.run_dir / "ansible-tmp").mkdir(exist_ok=True)
+    log, events_file = context.logs_dir / f"{stem}.log", context.logs_dir / f"{stem}.events.jsonl"
+    events_file.unlink(missing_ok=True)
+    argv = playbook_argv(context, scenario, step, hosts_file)
+    started = time.monotonic()
+    with log.open("w") as out:
+        out.write(f"# {' '.join(argv)}\n# cwd: {context.worktree}\n")
+        out.flush()
+        rc = subprocess.run(
+            argv, cwd=context.worktree, env=ansible_env(context, events_file),
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False,
+        ).returncode
+    result = StepResult(
+        name=step.name, phase=step.phase, argv=argv, seconds=round(time.monotonic() - started, 1),
+        rc=rc, log=str(log), events=str(events_file),
+    )
+    with context.steps_file.open("a") as steps:
+        steps.write(json.dumps(asdict(result)) + "\n")
+    print(f"step {step.name}: rc={rc} in {result.seconds:.0f}s, log {log}", flush=True)
+    return result
+
+
+def read_results(context: RunContext) -> list[StepResult]:
+    if not context.steps_file.is_file():
+        return []
+    lines = context.steps_file.read_text().splitlines()
+    return [StepResult(**json.loads(line)) for line in lines if line.strip()]

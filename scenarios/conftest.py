@@ -1,0 +1,56 @@
+"""Fixtures shared by every scenario's testinfra tests (run by Molecule's verifier).
+
+Expected values come from the nodes themselves: a control plane's address is
+the IPv4 address of its default-route interface, which is what Kubespray
+derives (fallback_ip) when the inventory sets no ip/access_ip.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import testinfra
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+sys.path.insert(0, str(Path(__file__).parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def molecule_inventory(request: pytest.FixtureRequest) -> str:
+    inventory = request.config.getoption("ansible_inventory")
+    if not inventory:
+        pytest.fail("run these checks through Molecule's verifier (it passes --ansible-inventory)")
+    return inventory
+
+
+def _nodes(inventory: str, group: str) -> dict[str, str]:
+    """Kubespray name (the node's hostname) -> its address, for a Molecule group."""
+    nodes = {}
+    for name in AnsibleRunner(inventory).get_hosts(group):
+        node = testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
+        interface = node.interface.default()
+        ipv4 = [address for address in interface.addresses if ":" not in address]
+        nodes[node.check_output("hostname")] = ipv4[0]
+    return nodes
+
+
+@pytest.fixture(scope="session")
+def control_planes(molecule_inventory: str) -> dict[str, str]:
+    return _nodes(molecule_inventory, "kube_control_plane")
+
+
+@pytest.fixture(scope="session")
+def workers(molecule_inventory: str) -> dict[str, str]:
+    return _nodes(molecule_inventory, "kube_node")
+
+
+@pytest.fixture(scope="session")
+def cluster_nodes(control_planes: dict[str, str], workers: dict[str, str]) -> dict[str, str]:
+    return {**control_planes, **workers}
+
+
+@pytest.fixture(scope="session")
+def loadbalancer_address(molecule_inventory: str) -> str:
+    return next(iter(_nodes(molecule_inventory, "lb").values()))

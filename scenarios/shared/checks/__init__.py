@@ -1,0 +1,1 @@
+"""Host checks shared by the scenarios' testinfra tests: parsing what Kubespray wrote."""
