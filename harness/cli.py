@@ -14,8 +14,9 @@ from pathlib import Path
 from rich.console import Console
 
 from harness import context as run_context
-from harness import images, report, runner, scenario as scenarios, steps
-from harness.errors import EXIT_BAD_INPUT, EXIT_MISMATCH, HarnessError
+from harness import images, report, runner, steps
+from harness import scenario as scenarios
+from harness.errors import EXIT_MISMATCH, HarnessError
 from harness.scenario import Expectation, FailureExpectation
 from harness.settings import Settings
 
@@ -24,11 +25,11 @@ EXIT_INTERRUPTED = 130
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console(stderr=False, highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # no wrapping: paths and messages stay greppable
     try:
         return args.func(args, Settings.from_env(), console)
     except HarnessError as exc:
-        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {exc.message}", markup=True)
+        print(f"error: {exc.message}", file=sys.stderr)
         if exc.log_tail:
             print(exc.log_tail, file=sys.stderr)
         return exc.exit_code
@@ -43,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a scenario on one or more Kubespray refs")
     run.add_argument("scenario")
-    run.add_argument("--ref", action="append", help="tag, branch or sha (repeatable); default: the scenario's default_refs")
+    run.add_argument(
+        "--ref", action="append", help="tag, branch or sha (repeatable); default: the scenario's default_refs"
+    )
     run.add_argument("--report-json", type=Path, help="write the result(s) as JSON here")
     run.add_argument("--expect", choices=["pass"], help="expectation for a ref the scenario has none for")
     run.add_argument("--expect-fail-task", help="expected failing task, as Ansible names it ('role : task')")

@@ -105,8 +105,7 @@ def _ensure_base(client: docker.DockerClient, settings: Settings, log: Callable[
 def _debootstrap_base(client: docker.DockerClient, settings: Settings, tag: str) -> None:
     if shutil.which("debootstrap") is None:
         raise HarnessError(
-            "debootstrap is not installed and no registry serves debian:bullseye: "
-            "apt-get install debootstrap (as root)"
+            "debootstrap is not installed and no registry serves debian:bullseye: apt-get install debootstrap (as root)"
         )
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.cache_dir, prefix="rootfs-") as tmp:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -47,11 +48,36 @@ def run_action(context: RunContext, action: str) -> ActionResult:
     argv = [str(Path(sys.executable).parent / "molecule"), action, "-s", context.scenario]
     started = time.monotonic()
     with log.open("w") as out:
-        rc = subprocess.run(
-            argv, cwd=PROJECT_ROOT, env=molecule_env(context), stdout=out,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False,
-        ).returncode
+        # Own process group: on Ctrl-C the whole tree (Molecule, its
+        # ansible-playbook, Kubespray's) stops before the harness cleans up,
+        # so nothing creates a container after the cleanup ran.
+        process = subprocess.Popen(
+            argv,
+            cwd=PROJECT_ROOT,
+            env=molecule_env(context),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            rc = process.wait()
+        except BaseException:
+            _stop_group(process)
+            raise
     return ActionResult(action, round(time.monotonic() - started, 1), rc, log)
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=grace)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def keep_verify_junit(context: RunContext) -> Path:

@@ -8,6 +8,7 @@ module with these functions.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,9 +52,7 @@ def try_pull(client: docker.DockerClient, reference: str) -> bool:
     return True
 
 
-def build_image(
-    client: docker.DockerClient, context: Path, tag: str, buildargs: dict[str, str], inputs: str
-) -> None:
+def build_image(client: docker.DockerClient, context: Path, tag: str, buildargs: dict[str, str], inputs: str) -> None:
     try:
         client.images.build(
             path=str(context),
@@ -82,13 +81,11 @@ def assert_names_free(client: docker.DockerClient, containers: list[str], networ
     taken = [name for name in containers if _container(client, name) is not None]
     if taken:
         raise HarnessError(
-            f"container name(s) already taken: {', '.join(taken)}; remove them "
-            "(docker rm -f ...) or use another run id"
+            f"container name(s) already taken: {', '.join(taken)}; remove them (docker rm -f ...) or use another run id"
         )
     if client.networks.list(names=[network]):
         raise HarnessError(
-            f"network {network} already exists; remove it (docker network rm {network}) "
-            "or use another run id"
+            f"network {network} already exists; remove it (docker network rm {network}) or use another run id"
         )
 
 
@@ -132,10 +129,8 @@ def _container(client: docker.DockerClient, name: str):
 
 
 def _ignore_gone(action) -> None:
-    try:
+    with contextlib.suppress(NotFound):  # removed meanwhile by Molecule's destroy
         action()
-    except NotFound:
-        pass
 
 
 def read_node_file(client: docker.DockerClient, container: str, path: str) -> str | None:

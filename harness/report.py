@@ -53,7 +53,9 @@ def print_summary(console: Console, result: RunResult) -> None:
     console.print(f"[{style}]verdict: {result.verdict.headline}[/{style}] (expected: {result.expected.describe()})")
     if result.failed_task:
         console.print(f"  step:    {result.failed_step}")
-        console.print(f"  task:    {result.failed_task}" + (f"  (host {result.failed_host})" if result.failed_host else ""))
+        console.print(
+            f"  task:    {result.failed_task}" + (f"  (host {result.failed_host})" if result.failed_host else "")
+        )
         console.print(f"  message: {_one_line(result.failed_message or '')}")
         console.print(f"  log:     {result.failed_log}")
     if result.checks.total:
@@ -67,8 +69,12 @@ def print_table(console: Console, results: list[RunResult]) -> None:
         table.add_column(column)
     for r in results:
         table.add_row(
-            r.scenario, r.ref, r.sha[:12], r.verdict.headline if r.verdict else "-",
-            "yes" if r.matches else "[red]NO[/red]", r.failed_task or "",
+            r.scenario,
+            r.ref,
+            r.sha[:12],
+            r.verdict.headline if r.verdict else "-",
+            "yes" if r.matches else "[red]NO[/red]",
+            r.failed_task or "",
             f"{sum(s.seconds for s in r.steps):.0f}",
         )
     console.print(table)

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import checks, context as run_context, events, molecule, provider, scenario as scenarios, steps
+from harness import checks, events, molecule, provider, steps
+from harness import context as run_context
+from harness import scenario as scenarios
 from harness.errors import HarnessError
 from harness.inventory import container_name
 from harness.kubespray import source
@@ -91,16 +93,18 @@ def run(
         )
     client = provider.connect()
     run_id = run_context.new_run_id()
-    provider.assert_names_free(
-        client, [container_name(node.name, run_id) for node in scenario.nodes], f"kh-{run_id}"
-    )
+    provider.assert_names_free(client, [container_name(node.name, run_id) for node in scenario.nodes], f"kh-{run_id}")
     run_dir = run_dir_for(settings, scenario_name, ref, run_id)
     result = RunResult(scenario_name, ref, sha, run_id, run_dir.resolve(), expectation)
     progress(f"run {run_id}: {scenario_name} at {ref} ({sha[:12]}), expecting {expectation.describe()}")
     progress(f"logs in {result.run_dir}")
 
     started = time.monotonic()
-    context = run_context.prepare(settings, scenario_name, ref, run_dir, run_id, log=progress)
+    try:
+        context = run_context.prepare(settings, scenario_name, ref, run_dir, run_id, log=progress)
+    except BaseException:
+        source.remove_worktree(settings, run_dir / "kubespray")
+        raise
     _record(result, progress, Timing("setup", round(time.monotonic() - started, 1), 0))
     try:
         _lifecycle(context, scenario, result, progress)
@@ -177,7 +181,10 @@ def _judge(context, result: RunResult) -> None:
         if failure is not None:
             result.failed_task, result.failed_host, result.failed_message = failure.task, failure.host, failure.message
         else:
-            result.failed_task, result.failed_message = "(no failed task recorded)", f"ansible-playbook exited {failed.rc}"
+            result.failed_task, result.failed_message = (
+                "(no failed task recorded)",
+                f"ansible-playbook exited {failed.rc}",
+            )
     elif result.failed_step is None and not result.checks.passed:
         result.failed_step = "verify"
         result.failed_task = "testinfra: " + (", ".join(result.checks.failed) or "no checks ran")

@@ -90,7 +90,9 @@ class Scenario(Strict):
             raise ValueError("no node has role control-plane")
         for group in self.group_vars:
             if group not in KUBESPRAY_GROUPS:
-                raise ValueError(f"group_vars for unknown group {group!r} (known: {', '.join(sorted(KUBESPRAY_GROUPS))})")
+                raise ValueError(
+                    f"group_vars for unknown group {group!r} (known: {', '.join(sorted(KUBESPRAY_GROUPS))})"
+                )
         known = set(names) | KUBESPRAY_GROUPS
         for step in self.steps:
             if step.limit and not _limit_names_known(step.limit, known):
@@ -125,9 +127,7 @@ def available(scenarios_dir: Path) -> list[str]:
 def load(scenarios_dir: Path, name: str) -> Scenario:
     path = scenarios_dir / name / "scenario.yml"
     if not path.is_file():
-        raise HarnessError(
-            f"unknown scenario {name!r}: available are {', '.join(available(scenarios_dir)) or 'none'}"
-        )
+        raise HarnessError(f"unknown scenario {name!r}: available are {', '.join(available(scenarios_dir)) or 'none'}")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -135,9 +135,33 @@ def load(scenarios_dir: Path, name: str) -> Scenario:
     if not isinstance(data, dict):
         raise HarnessError(f"{path} must be a mapping of scenario fields")
     try:
-        return Scenario(name=name, directory=path.parent, **data)
+        scenario = Scenario(name=name, directory=path.parent, **data)
     except ValidationError as exc:
         raise HarnessError(f"{path}: {_first_problem(exc)}") from exc
+    check_platforms(scenario)
+    return scenario
+
+
+def molecule_groups(node: Node) -> list[str]:
+    """The groups a node's Molecule platform carries (the load balancer's is `lb`)."""
+    return node.groups or ["lb"]
+
+
+def check_platforms(scenario: Scenario) -> None:
+    """molecule.yml's platforms must be scenario.yml's nodes: same names, same groups."""
+    path = scenario.directory / "molecule.yml"
+    if not path.is_file():
+        raise HarnessError(f"{path} is missing: each scenario folder holds a molecule.yml with its platforms")
+    try:
+        platforms = (yaml.safe_load(path.read_text()) or {}).get("platforms") or []
+    except yaml.YAMLError as exc:
+        raise HarnessError(f"{path} is not valid YAML: {exc}") from exc
+    declared = {platform.get("hostname"): sorted(platform.get("groups") or []) for platform in platforms}
+    wanted = {node.name: sorted(molecule_groups(node)) for node in scenario.nodes}
+    if declared != wanted:
+        raise HarnessError(
+            f"{path}: platforms (hostname: groups) {declared} do not match scenario.yml's nodes {wanted}"
+        )
 
 
 def _first_problem(exc: ValidationError) -> str:

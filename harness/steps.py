@@ -103,12 +103,22 @@ def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Pa
         out.write(f"# {' '.join(argv)}\n# cwd: {context.worktree}\n")
         out.flush()
         rc = subprocess.run(
-            argv, cwd=context.worktree, env=ansible_env(context, events_file),
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False,
+            argv,
+            cwd=context.worktree,
+            env=ansible_env(context, events_file),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
         ).returncode
     result = StepResult(
-        name=step.name, phase=step.phase, argv=argv, seconds=round(time.monotonic() - started, 1),
-        rc=rc, log=str(log), events=str(events_file),
+        name=step.name,
+        phase=step.phase,
+        argv=argv,
+        seconds=round(time.monotonic() - started, 1),
+        rc=rc,
+        log=str(log),
+        events=str(events_file),
     )
     with context.steps_file.open("a") as steps:
         steps.write(json.dumps(asdict(result)) + "\n")

@@ -43,8 +43,17 @@ def _build(venv: Path, requirements: Path) -> None:
     uv = _uv()
     _run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)])
     _run(
-        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-         "-r", str(requirements), *EXTRA_REQUIREMENTS]
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            "-r",
+            str(requirements),
+            *EXTRA_REQUIREMENTS,
+        ]
     )
 
 

@@ -1,0 +1,41 @@
+# The front door. Settings come from the environment:
+#   KUBESPRAY_REF     ref to run (tag, branch, sha); empty: the scenario's default pair
+#   KUBESPRAY_REPO    Kubespray URL or local clone (default: upstream GitHub)
+#   HARNESS_CACHE_DIR clone, venvs (default: $XDG_CACHE_HOME/kubespray-harness)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+KUBESPRAY_REF ?=
+REF_ARGS := $(if $(KUBESPRAY_REF),--ref $(KUBESPRAY_REF))
+
+.PHONY: setup images scenario-upgrade test test-unit test-integration lint clean-runs
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+images: setup
+	$(BIN)/harness images
+
+scenario-upgrade: setup
+	$(BIN)/harness run upgrade-node-based $(REF_ARGS)
+
+test: setup
+	$(BIN)/pytest tests
+
+test-unit: setup
+	$(BIN)/pytest tests -m "not integration"
+
+test-integration: setup
+	$(BIN)/pytest tests -m integration
+
+lint: setup
+	$(BIN)/ruff check harness tests scenarios
+	$(BIN)/ruff format --check harness tests scenarios
+
+clean-runs:
+	rm -rf runs
