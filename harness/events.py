@@ -34,18 +34,24 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 def first_failure(events: list[dict[str, Any]]) -> Failure | None:
     """The failure that made the playbook fail.
 
-    Ignored failures (ignore_errors) do not count, nor failures later rescued
-    on a host that ended the run with no failures.
+    Ignored failures (ignore_errors) do not count. A host stops at its fatal
+    failure, so on each host that ended the run failed, its *last* failure is
+    the fatal one (earlier ones were rescued); the earliest of those wins.
     """
     failed_hosts = _hosts_failed_at_end(events)
-    for event in events:
+    fatal: dict[str, tuple[int, dict[str, Any]]] = {}
+    for index, event in enumerate(events):
         if event["event"] not in ("failed", "unreachable") or event.get("ignore_errors"):
             continue
-        if failed_hosts is not None and event["host"] not in failed_hosts:
-            continue
-        message = event.get("msg") or event.get("stderr") or ""
-        return Failure(task=event["task"], host=event["host"], message=message, play=event.get("play", ""))
-    return None
+        if failed_hosts is None:  # the run never reached its stats: the first failure is all we know
+            fatal.setdefault(event["host"], (index, event))
+        elif event["host"] in failed_hosts:
+            fatal[event["host"]] = (index, event)
+    if not fatal:
+        return None
+    _, event = min(fatal.values(), key=lambda item: item[0])
+    message = event.get("msg") or event.get("stderr") or ""
+    return Failure(task=event["task"], host=event["host"], message=message, play=event.get("play", ""))
 
 
 def _hosts_failed_at_end(events: list[dict[str, Any]]) -> set[str] | None:

@@ -48,13 +48,14 @@ def context_digest(context: Path, *extra: str) -> str:
     """Digest of every file in a build context (names and contents) plus extra inputs."""
     parts: list[str | bytes] = list(extra)
     for path in sorted(p for p in context.rglob("*") if p.is_file()):
-        parts += [str(path.relative_to(context)), path.read_bytes()]
+        parts += [str(path.relative_to(context)), oct(path.stat().st_mode & 0o777), path.read_bytes()]
     return digest(*parts)
 
 
 def packages(images_dir: Path) -> list[str]:
     lines = (images_dir / "base" / "packages.txt").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    words = (line.split("#", 1)[0].strip() for line in lines)
+    return [word for word in words if word]
 
 
 def base_tags(settings: Settings) -> dict[str, str]:

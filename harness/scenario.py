@@ -86,6 +86,9 @@ class Scenario(Strict):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"node name used twice: {', '.join(duplicates)}")
+        step_names = [step.name for step in self.steps]
+        if len(set(step_names)) != len(step_names):
+            raise ValueError(f"step names must be unique: {', '.join(step_names)}")
         if not any(node.role == "control-plane" for node in self.nodes):
             raise ValueError("no node has role control-plane")
         for group in self.group_vars:
@@ -93,7 +96,7 @@ class Scenario(Strict):
                 raise ValueError(
                     f"group_vars for unknown group {group!r} (known: {', '.join(sorted(KUBESPRAY_GROUPS))})"
                 )
-        known = set(names) | KUBESPRAY_GROUPS
+        known = {node.name for node in self.kubespray_nodes()} | KUBESPRAY_GROUPS
         for step in self.steps:
             if step.limit and not _limit_names_known(step.limit, known):
                 raise ValueError(f"step {step.name!r}: --limit {step.limit!r} names no node or group of this scenario")
@@ -132,8 +135,11 @@ def load(scenarios_dir: Path, name: str) -> Scenario:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise HarnessError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not all(isinstance(key, str) for key in data):
         raise HarnessError(f"{path} must be a mapping of scenario fields")
+    for reserved in ("name", "directory"):
+        if reserved in data:
+            raise HarnessError(f"{path}: {reserved!r} is not a scenario field (the folder's name is the scenario's)")
     try:
         scenario = Scenario(name=name, directory=path.parent, **data)
     except ValidationError as exc:
@@ -153,9 +159,15 @@ def check_platforms(scenario: Scenario) -> None:
     if not path.is_file():
         raise HarnessError(f"{path} is missing: each scenario folder holds a molecule.yml with its platforms")
     try:
-        platforms = (yaml.safe_load(path.read_text()) or {}).get("platforms") or []
+        document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise HarnessError(f"{path} is not valid YAML: {exc}") from exc
+    platforms = document.get("platforms") if isinstance(document, dict) else None
+    if not isinstance(platforms, list) or not all(isinstance(p, dict) for p in platforms):
+        raise HarnessError(f"{path}: 'platforms' must be a list of platform mappings")
+    hostnames = [platform.get("hostname") for platform in platforms]
+    if len(set(hostnames)) != len(hostnames):
+        raise HarnessError(f"{path}: a platform hostname is used twice: {hostnames}")
     declared = {platform.get("hostname"): sorted(platform.get("groups") or []) for platform in platforms}
     wanted = {node.name: sorted(molecule_groups(node)) for node in scenario.nodes}
     if declared != wanted:

@@ -53,7 +53,7 @@ def ensure_clone(settings: Settings) -> Path:
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise HarnessError(
-                f"cannot clone Kubespray from {source}: {proc.stderr.strip().splitlines()[-1:]}; "
+                f"cannot clone Kubespray from {source}: {_last_line(proc.stderr)}; "
                 "set KUBESPRAY_REPO to a reachable URL or a local clone"
             )
         tmp.rename(repo)
@@ -104,3 +104,8 @@ def remove_worktree(settings: Settings, path: Path) -> None:
     with _clone_lock(settings):
         git(repo, "worktree", "remove", "--force", str(path), check=False)
         git(repo, "worktree", "prune", check=False)
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "no output"

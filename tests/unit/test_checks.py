@@ -1,0 +1,198 @@
+"""Host-check parsers (scenarios/shared/checks) on files Kubespray wrote on worker kw-1, and read_junit.
+
+tests/data/v2.27.1/kw-1.haproxy.cfg and kw-1.hosts were copied from kw-1 after
+the passing v2.27.1 run: control planes km-1..3 at 172.18.0.2-4, workers kw-1
+at 172.18.0.5 and kw-2 at 172.18.0.6, load balancer lb-1 at 172.18.0.7.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from checks import etchosts, haproxy  # scenarios/shared, put on sys.path by conftest.py
+
+from harness.checks import CheckResults, read_junit
+
+RECORDED = Path(__file__).resolve().parents[2] / "tests" / "data" / "v2.27.1"
+HAPROXY_CFG = (RECORDED / "kw-1.haproxy.cfg").read_text()
+HOSTS = (RECORDED / "kw-1.hosts").read_text()
+
+CLUSTER = {
+    "km-1": "172.18.0.2",
+    "km-2": "172.18.0.3",
+    "km-3": "172.18.0.4",
+    "kw-1": "172.18.0.5",
+    "kw-2": "172.18.0.6",
+}
+
+
+# --- haproxy ----------------------------------------------------------------------------------
+
+
+def test_haproxy_servers_are_the_three_control_planes() -> None:
+    assert haproxy.servers(HAPROXY_CFG, "kube_api_backend") == [
+        haproxy.Server("km-1", "172.18.0.2", 6443),
+        haproxy.Server("km-2", "172.18.0.3", 6443),
+        haproxy.Server("km-3", "172.18.0.4", 6443),
+    ]
+
+
+def test_haproxy_api_frontend_binds_localhost_6443() -> None:
+    assert haproxy.binds(HAPROXY_CFG, "kube_api_frontend") == ["127.0.0.1:6443"]
+
+
+def test_haproxy_healthz_frontend_binds_all_addresses() -> None:
+    assert haproxy.binds(HAPROXY_CFG, "healthz") == ["0.0.0.0:8081"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [("backend", "no_such_backend"), ("frontend", "kube_api_backend"), ("backend", "kube_api_frontend")],
+)
+def test_haproxy_section_of_an_absent_section_is_empty(kind: str, name: str) -> None:
+    assert haproxy.section(HAPROXY_CFG, kind, name) == []
+
+
+def test_haproxy_section_lines_are_stripped_and_stop_at_the_next_section() -> None:
+    assert haproxy.section(HAPROXY_CFG, "frontend", "kube_api_frontend") == [
+        "bind 127.0.0.1:6443",
+        "mode tcp",
+        "option tcplog",
+        "default_backend kube_api_backend",
+    ]
+
+
+def test_haproxy_servers_of_a_backend_without_servers() -> None:
+    assert haproxy.servers(HAPROXY_CFG, "no_such_backend") == []
+
+
+# --- /etc/hosts -------------------------------------------------------------------------------
+
+
+def test_inventory_block_has_one_line_per_cluster_node() -> None:
+    block = etchosts.inventory_block(HOSTS)
+
+    assert block is not None
+    assert len(block) == 5
+
+
+@pytest.mark.parametrize(("name", "address"), sorted(CLUSTER.items()))
+def test_entries_for_finds_one_line_per_host(name: str, address: str) -> None:
+    block = etchosts.inventory_block(HOSTS)
+    assert block is not None
+
+    assert etchosts.entries_for(block, name) == [[address, f"{name}.cluster.local", name]]
+
+
+def test_entries_for_does_not_match_the_loadbalancer() -> None:
+    block = etchosts.inventory_block(HOSTS)
+    assert block is not None
+
+    assert etchosts.entries_for(block, "lb-1") == []
+    assert etchosts.entries_for(block, "lb-apiserver.kubernetes.local") == []
+
+
+def test_entries_for_matches_names_not_addresses() -> None:
+    block = etchosts.inventory_block(HOSTS)
+    assert block is not None
+
+    assert etchosts.entries_for(block, "172.18.0.2") == []
+
+
+@pytest.mark.parametrize(
+    "hosts_file",
+    [
+        pytest.param("127.0.0.1 localhost\n172.18.0.5\tkw-1\n", id="no-markers"),
+        pytest.param(HOSTS.replace(etchosts.END, ""), id="no-end-marker"),
+        pytest.param(HOSTS.replace(etchosts.BEGIN, ""), id="no-begin-marker"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_inventory_block_is_none_without_markers(hosts_file: str) -> None:
+    assert etchosts.inventory_block(hosts_file) is None
+
+
+def test_entry_for_address_finds_the_apiserver_name_of_the_loadbalancer() -> None:
+    assert etchosts.entry_for_address(HOSTS, "172.18.0.7") == ["lb-apiserver.kubernetes.local"]
+
+
+def test_entry_for_address_collects_names_from_every_line() -> None:
+    # kw-1's own line (before the block, tab-separated) and its inventory line.
+    assert etchosts.entry_for_address(HOSTS, "172.18.0.5") == ["kw-1", "kw-1.cluster.local", "kw-1"]
+
+
+def test_entry_for_address_of_an_unknown_address_is_empty() -> None:
+    assert etchosts.entry_for_address(HOSTS, "172.18.0.99") == []
+
+
+def test_entry_for_address_ignores_comments() -> None:
+    assert etchosts.entry_for_address("# 172.18.0.7 old-name\n172.18.0.7 new-name # was old\n", "172.18.0.7") == [
+        "new-name"
+    ]
+
+
+# --- harness.checks.read_junit ----------------------------------------------------------------
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites>
+  <testsuite name="pytest" errors="0" failures="1" skipped="0" tests="2">
+    <testcase classname="test_worker_haproxy" name="test_backend_lists_every_control_plane" time="0.4"/>
+    <testcase classname="test_etc_hosts" name="test_inventory_block_lists_every_node" time="0.2">
+      <failure message="AssertionError: km-2 missing from /etc/hosts">assert None == ['172.18.0.3']</failure>
+    </testcase>
+  </testsuite>
+</testsuites>
+"""
+
+
+def test_read_junit_counts_passes_and_failures(tmp_path: Path) -> None:
+    path = tmp_path / "verify-junit.xml"
+    path.write_text(JUNIT)
+
+    results = read_junit(path)
+
+    assert results.total == 2
+    assert results.failed == ["test_inventory_block_lists_every_node"]
+    assert results.first_message == "AssertionError: km-2 missing from /etc/hosts"
+    assert not results.passed
+
+
+def test_read_junit_all_passing(tmp_path: Path) -> None:
+    path = tmp_path / "verify-junit.xml"
+    path.write_text(
+        '<testsuite tests="1"><testcase classname="test_loadbalancer" name="test_haproxy_listens"/></testsuite>'
+    )
+
+    results = read_junit(path)
+
+    assert results == CheckResults(total=1, failed=[], first_message="")
+    assert results.passed
+
+
+def test_read_junit_counts_errors_as_failures(tmp_path: Path) -> None:
+    path = tmp_path / "verify-junit.xml"
+    path.write_text(
+        '<testsuite tests="1"><testcase name="test_setup"><error>fixture broke</error></testcase></testsuite>'
+    )
+
+    results = read_junit(path)
+
+    assert results.failed == ["test_setup"]
+    assert results.first_message == "fixture broke"
+    assert not results.passed
+
+
+def test_read_junit_of_a_missing_file(tmp_path: Path) -> None:
+    results = read_junit(tmp_path / "verify-junit.xml")
+
+    assert results.total == 0
+    assert results.failed == []
+    assert not results.passed
+
+
+def test_read_junit_without_test_cases_does_not_pass(tmp_path: Path) -> None:
+    path = tmp_path / "verify-junit.xml"
+    path.write_text('<testsuites><testsuite tests="0"/></testsuites>')
+
+    assert not read_junit(path).passed

@@ -1,0 +1,36 @@
+"""Bad input on the command line: one clear line on stderr and exit code 2, before anything starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import cli
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["run", "no-such-scenario"], "unknown scenario 'no-such-scenario': available are upgrade-node-based"),
+        (
+            ["run", "upgrade-node-based", "--ref", "v2.27.1", "--expect-fail-task", "x"],
+            "--expect-fail-task and --expect-fail-message go together",
+        ),
+        (
+            ["run", "upgrade-node-based", "--expect", "pass", "--expect-fail-task", "t", "--expect-fail-message", "m"],
+            "--expect pass contradicts --expect-fail-task",
+        ),
+    ],
+)
+def test_bad_run_arguments_exit_2_with_one_line(argv, problem, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert problem in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_missing_kubespray_source_exits_2_naming_the_setting(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("KUBESPRAY_REPO", str(tmp_path / "no-clone-here"))
+    assert cli.main(["run", "upgrade-node-based", "--ref", "v2.27.1"]) == 2
+    err = capsys.readouterr().err
+    assert "KUBESPRAY_REPO=" in err and "neither a URL nor an existing path" in err

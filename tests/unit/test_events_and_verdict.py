@@ -1,0 +1,273 @@
+"""events.first_failure / read_events on recorded callback output, and verdict.decide.
+
+The two event files were recorded by the harness_events callback during real
+Kubespray runs of step upgrade-kw-1: v2.27.0 failed on kw-1 at the haproxy
+template (fallback_ip undefined), v2.27.1 passed. Variants (ignored, rescued,
+unreachable failures) are derived from the recorded events inside each test.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import events, scenario
+from harness.events import Failure
+from harness.scenario import Expectation, FailureExpectation
+from harness.verdict import Outcome, Verdict, decide, matches_expectation
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FAILED_RUN = REPO_ROOT / "tests" / "data" / "v2.27.0" / "upgrade-kw-1.events.jsonl"
+PASSED_RUN = REPO_ROOT / "tests" / "data" / "v2.27.1" / "upgrade-kw-1.events.jsonl"
+
+HAPROXY_TASK = "kubernetes/node : Haproxy | Write haproxy configuration"
+WORKER_PLAY = "Finally handle worker upgrades, based on given batch size"
+
+
+def _recorded_failed_event() -> dict[str, Any]:
+    """The one `failed` event of the recorded v2.27.0 run, as a fresh copy."""
+    (event,) = [e for e in events.read_events(FAILED_RUN) if e["event"] == "failed"]
+    return copy.deepcopy(event)
+
+
+def _insert_before_stats(recorded: list[dict[str, Any]], *extra: dict[str, Any]) -> list[dict[str, Any]]:
+    assert recorded[-1]["event"] == "stats"
+    return [*recorded[:-1], *extra, recorded[-1]]
+
+
+def _without_stats(recorded: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """As if the run was cut short before Ansible printed its recap."""
+    return [e for e in recorded if e["event"] != "stats"]
+
+
+# --- events.read_events / first_failure on the recorded runs ---------------------------------
+
+
+def test_read_events_reads_every_recorded_line() -> None:
+    recorded = events.read_events(FAILED_RUN)
+
+    assert len(recorded) == len(FAILED_RUN.read_text().splitlines())
+    assert recorded[-1]["event"] == "stats"
+
+
+def test_read_events_of_a_missing_file_is_empty(tmp_path: Path) -> None:
+    assert events.read_events(tmp_path / "absent.events.jsonl") == []
+
+
+def test_read_events_tolerates_a_truncated_last_line(tmp_path: Path) -> None:
+    lines = FAILED_RUN.read_text().splitlines()
+    # A run stopped by Ctrl-C while the callback was writing its last line:
+    # the recorded lines, then the recorded stats line cut in half.
+    cut = lines[-1][: len(lines[-1]) // 2]
+    path = tmp_path / "upgrade-kw-1.events.jsonl"
+    path.write_text("\n".join([*lines[:-1], cut]))
+
+    read = events.read_events(path)
+
+    assert len(read) == len(lines) - 1
+    assert [e["event"] for e in read] == [e["event"] for e in events.read_events(FAILED_RUN)[:-1]]
+
+
+def test_first_failure_still_found_when_the_last_line_is_truncated(tmp_path: Path) -> None:
+    lines = FAILED_RUN.read_text().splitlines()
+    path = tmp_path / "upgrade-kw-1.events.jsonl"
+    path.write_text("\n".join([*lines[:-1], lines[-1][:40]]))
+
+    failure = events.first_failure(events.read_events(path))
+
+    assert failure is not None
+    assert failure.task == HAPROXY_TASK
+
+
+def test_first_failure_names_task_host_and_message_of_the_recorded_failed_run() -> None:
+    failure = events.first_failure(events.read_events(FAILED_RUN))
+
+    assert failure is not None
+    assert failure.task == HAPROXY_TASK
+    assert failure.host == "kw-1"
+    assert "fallback_ip" in failure.message
+    assert failure.play == WORKER_PLAY
+
+
+def test_first_failure_is_none_for_the_recorded_passing_run() -> None:
+    assert events.first_failure(events.read_events(PASSED_RUN)) is None
+
+
+def test_first_failure_of_no_events_is_none() -> None:
+    assert events.first_failure([]) is None
+
+
+def test_first_failure_skips_an_ignored_failure() -> None:
+    recorded = events.read_events(FAILED_RUN)
+    # Derived: the recorded failure, renamed and marked ignore_errors, placed
+    # before the real one. kw-1 still ends with failures=1 in the recorded stats,
+    # so only the ignore_errors flag can make first_failure skip it.
+    ignored = _recorded_failed_event()
+    ignored.update(task="kubernetes/preinstall : an ignored check", msg="ignored problem", ignore_errors=True)
+    real_index = next(i for i, e in enumerate(recorded) if e["event"] == "failed")
+    with_ignored = [*recorded[:real_index], ignored, *recorded[real_index:]]
+
+    failure = events.first_failure(with_ignored)
+
+    assert failure is not None
+    assert failure.task == HAPROXY_TASK
+    assert "fallback_ip" in failure.message
+
+
+def test_first_failure_skips_an_ignored_failure_when_the_run_has_no_stats() -> None:
+    # Derived: the recorded failure marked ignore_errors, stats line removed.
+    ignored = _recorded_failed_event()
+    ignored["ignore_errors"] = True
+    recorded = _without_stats(events.read_events(PASSED_RUN))
+
+    assert events.first_failure([*recorded, ignored]) is None
+
+
+def test_first_failure_skips_a_failure_rescued_on_a_host_without_failures_at_the_end() -> None:
+    # Derived: the recorded v2.27.0 failure inserted into the passing v2.27.1
+    # run, whose final stats show kw-1 with failures=0 (as after a rescue).
+    recorded = events.read_events(PASSED_RUN)
+    stats = copy.deepcopy(recorded[-1])
+    stats["hosts"]["kw-1"]["rescued"] = 1
+    assert stats["hosts"]["kw-1"]["failures"] == 0
+    rescued_run = [*recorded[:-1], _recorded_failed_event(), stats]
+
+    assert events.first_failure(rescued_run) is None
+
+
+def test_first_failure_counts_a_failure_when_the_run_never_reached_its_stats() -> None:
+    # Derived: same rescued-looking failure, but no stats line to prove a rescue.
+    cut_short = [*_without_stats(events.read_events(PASSED_RUN)), _recorded_failed_event()]
+
+    failure = events.first_failure(cut_short)
+
+    assert failure is not None
+    assert failure.task == HAPROXY_TASK
+
+
+def test_first_failure_reports_an_unreachable_host() -> None:
+    # Derived: the recorded failure turned into an `unreachable` event and the
+    # recorded stats adjusted to match (unreachable=1, failures=0).
+    recorded = events.read_events(FAILED_RUN)
+    unreachable = _recorded_failed_event()
+    unreachable.update(event="unreachable", msg="Failed to connect to the host via docker")
+    stats = copy.deepcopy(recorded[-1])
+    stats["hosts"]["kw-1"].update(failures=0, unreachable=1)
+    run = _insert_before_stats([*[e for e in recorded if e["event"] != "failed"][:-1], stats], unreachable)
+
+    failure = events.first_failure(run)
+
+    assert failure is not None
+    assert failure.host == "kw-1"
+    assert failure.message == "Failed to connect to the host via docker"
+
+
+def test_first_failure_falls_back_to_stderr_when_msg_is_empty() -> None:
+    # Derived: the recorded failure with its msg moved to stderr.
+    recorded = events.read_events(FAILED_RUN)
+    failed = _recorded_failed_event()
+    failed.update(msg="", stderr="command said no")
+    run = _insert_before_stats([e for e in recorded if e["event"] != "failed"], failed)
+
+    failure = events.first_failure(run)
+
+    assert failure is not None
+    assert failure.message == "command said no"
+
+
+def test_first_failure_skips_a_rescued_failure_on_a_host_that_fails_later() -> None:
+    # Derived: a rescued failure (renamed copy of the recorded one) before the
+    # real recorded failure; stats show kw-1 with rescued=1 and failures=1.
+    recorded = events.read_events(FAILED_RUN)
+    rescued = _recorded_failed_event()
+    rescued.update(task="kubernetes/preinstall : a task inside a block with rescue", msg="rescued problem")
+    stats = copy.deepcopy(recorded[-1])
+    stats["hosts"]["kw-1"]["rescued"] = 1
+    real_index = next(i for i, e in enumerate(recorded) if e["event"] == "failed")
+    run = [*recorded[:real_index], rescued, *recorded[real_index:-1], stats]
+
+    failure = events.first_failure(run)
+
+    assert failure is not None
+    assert failure.task == HAPROXY_TASK
+
+
+# --- verdict.decide ---------------------------------------------------------------------------
+
+RECORDED_FAILURE: Failure | None = events.first_failure(events.read_events(FAILED_RUN))
+assert RECORDED_FAILURE is not None
+
+EXPECT_PASS = Expectation()
+EXPECT_FALLBACK_IP = Expectation(fail=FailureExpectation(task=HAPROXY_TASK, message="fallback_ip"))
+EXPECT_OTHER_MESSAGE = Expectation(fail=FailureExpectation(task=HAPROXY_TASK, message="no such message"))
+EXPECT_OTHER_TASK = Expectation(
+    fail=FailureExpectation(task="kubernetes/control-plane : kubeadm | Upgrade other masters", message="fallback_ip")
+)
+EXPECT_PADDED_TASK = Expectation(fail=FailureExpectation(task=f"  {HAPROXY_TASK} ", message="fallback_ip"))
+
+PASSED = Outcome()
+FAILED = Outcome(failed_step="upgrade-kw-1", failure=RECORDED_FAILURE)
+FAILED_WITHOUT_EVENTS = Outcome(failed_step="upgrade-kw-1", failure=None)
+
+
+@pytest.mark.parametrize(
+    ("expectation", "outcome", "verdict"),
+    [
+        pytest.param(EXPECT_PASS, PASSED, Verdict.PASSED, id="pass-expected-and-passed"),
+        pytest.param(EXPECT_PASS, FAILED, Verdict.UNEXPECTED_FAILURE, id="pass-expected-but-failed"),
+        pytest.param(EXPECT_FALLBACK_IP, FAILED, Verdict.EXPECTED_FAILURE, id="fail-expected-same-task-and-message"),
+        pytest.param(EXPECT_PADDED_TASK, FAILED, Verdict.EXPECTED_FAILURE, id="fail-expected-task-with-spaces"),
+        pytest.param(EXPECT_OTHER_MESSAGE, FAILED, Verdict.UNEXPECTED_FAILURE, id="fail-expected-other-message"),
+        pytest.param(EXPECT_OTHER_TASK, FAILED, Verdict.UNEXPECTED_FAILURE, id="fail-expected-other-task"),
+        pytest.param(
+            EXPECT_FALLBACK_IP, FAILED_WITHOUT_EVENTS, Verdict.UNEXPECTED_FAILURE, id="fail-expected-no-failure-event"
+        ),
+        pytest.param(EXPECT_FALLBACK_IP, PASSED, Verdict.UNEXPECTED_PASS, id="fail-expected-but-passed"),
+    ],
+)
+def test_decide(expectation: Expectation, outcome: Outcome, verdict: Verdict) -> None:
+    assert decide(expectation, outcome) is verdict
+
+
+def test_decide_message_match_is_a_substring_match() -> None:
+    assert RECORDED_FAILURE is not None
+    exact = dataclasses.replace(RECORDED_FAILURE, message="fallback_ip")
+    outcome = Outcome(failed_step="upgrade-kw-1", failure=exact)
+
+    assert decide(EXPECT_FALLBACK_IP, outcome) is Verdict.EXPECTED_FAILURE
+
+
+@pytest.mark.parametrize(
+    ("ref", "outcome", "verdict"),
+    [
+        pytest.param("v2.27.0", FAILED, Verdict.EXPECTED_FAILURE, id="v2.27.0-recorded-failure"),
+        pytest.param("v2.27.1", PASSED, Verdict.PASSED, id="v2.27.1-passed"),
+        pytest.param("v2.27.1", FAILED, Verdict.UNEXPECTED_FAILURE, id="v2.27.1-recorded-failure"),
+        pytest.param("v2.27.0", PASSED, Verdict.UNEXPECTED_PASS, id="v2.27.0-passed"),
+    ],
+)
+def test_decide_with_the_real_scenario_expectations(ref: str, outcome: Outcome, verdict: Verdict) -> None:
+    expectation = scenario.load(REPO_ROOT / "scenarios", "upgrade-node-based").expectations[ref]
+
+    assert decide(expectation, outcome) is verdict
+
+
+@pytest.mark.parametrize(
+    ("verdict", "matches"),
+    [
+        (Verdict.PASSED, True),
+        (Verdict.EXPECTED_FAILURE, True),
+        (Verdict.UNEXPECTED_FAILURE, False),
+        (Verdict.UNEXPECTED_PASS, False),
+    ],
+)
+def test_matches_expectation(verdict: Verdict, matches: bool) -> None:
+    assert matches_expectation(verdict) is matches
+
+
+def test_every_verdict_has_a_headline() -> None:
+    assert all(verdict.headline for verdict in Verdict)

@@ -1,0 +1,257 @@
+"""inventory: the Kubespray inventory written for a scenario, against the one recorded in a real run.
+
+tests/data/v2.27.1/hosts.yml and zz-scenario.yml were written by the harness
+for run fde247c0, whose nodes had the addresses in RECORDED_ADDRESSES.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness import inventory, scenario
+from harness.errors import HarnessError
+from harness.scenario import Scenario
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RECORDED = REPO_ROOT / "tests" / "data" / "v2.27.1"
+RECORDED_RUN_ID = "fde247c0"
+RECORDED_ADDRESSES = {
+    "km-1": "172.18.0.2",
+    "km-2": "172.18.0.3",
+    "km-3": "172.18.0.4",
+    "kw-1": "172.18.0.5",
+    "kw-2": "172.18.0.6",
+    "lb-1": "172.18.0.7",
+}
+
+
+@pytest.fixture(scope="module")
+def real_scenario() -> Scenario:
+    return scenario.load(REPO_ROOT / "scenarios", "upgrade-node-based")
+
+
+def _recorded_hosts(run_id: str = RECORDED_RUN_ID) -> dict[str, Any]:
+    return yaml.safe_load((RECORDED / "hosts.yml").read_text().replace(RECORDED_RUN_ID, run_id))
+
+
+def _all_groups(document: dict[str, Any]) -> dict[str, Any]:
+    return document["all"]["children"]
+
+
+# --- hosts_document ---------------------------------------------------------------------------
+
+
+def test_hosts_document_equals_the_recorded_inventory(real_scenario: Scenario) -> None:
+    assert inventory.hosts_document(real_scenario, RECORDED_RUN_ID) == _recorded_hosts()
+
+
+def test_hosts_document_differs_from_the_recorded_one_only_by_run_id(real_scenario: Scenario) -> None:
+    assert inventory.hosts_document(real_scenario, "0123abcd") == _recorded_hosts("0123abcd")
+
+
+def test_hosts_document_reaches_each_host_through_its_run_container(real_scenario: Scenario) -> None:
+    hosts = inventory.hosts_document(real_scenario, "0123abcd")["all"]["hosts"]
+
+    assert {name: v["ansible_host"] for name, v in hosts.items()} == {
+        name: inventory.container_name(name, "0123abcd") for name in ("km-1", "km-2", "km-3", "kw-1", "kw-2")
+    }
+
+
+def test_hosts_document_sets_no_ip_or_access_ip(real_scenario: Scenario) -> None:
+    document = inventory.hosts_document(real_scenario, RECORDED_RUN_ID)
+    host_vars = list(document["all"]["hosts"].values())
+
+    assert all(not {"ip", "access_ip"} & set(variables) for variables in host_vars)
+    assert not {"ip", "access_ip"} & set(document["all"]["vars"])
+
+
+def test_hosts_document_leaves_the_loadbalancer_out(real_scenario: Scenario) -> None:
+    document = inventory.hosts_document(real_scenario, RECORDED_RUN_ID)
+    grouped = {host for group in _all_groups(document).values() for host in (group.get("hosts") or {})}
+
+    assert "lb-1" not in document["all"]["hosts"]
+    assert "lb-1" not in grouped
+    assert "lb-1" not in yaml.safe_dump(document)
+
+
+def test_hosts_document_puts_control_planes_in_etcd_and_workers_in_kube_node(real_scenario: Scenario) -> None:
+    groups = _all_groups(inventory.hosts_document(real_scenario, RECORDED_RUN_ID))
+
+    assert list(groups["kube_control_plane"]["hosts"]) == ["km-1", "km-2", "km-3"]
+    assert list(groups["etcd"]["hosts"]) == ["km-1", "km-2", "km-3"]
+    assert list(groups["kube_node"]["hosts"]) == ["kw-1", "kw-2"]
+    assert groups["k8s_cluster"] == {"children": {"kube_control_plane": None, "kube_node": None}}
+
+
+def test_hosts_document_has_an_empty_kube_node_group_without_workers(real_scenario: Scenario) -> None:
+    control_planes_only = real_scenario.model_copy(update={"nodes": real_scenario.nodes_with_role("control-plane")})
+
+    groups = _all_groups(inventory.hosts_document(control_planes_only, RECORDED_RUN_ID))
+
+    assert groups["kube_node"] == {"hosts": {}}
+
+
+def test_container_and_network_names_carry_the_run_id() -> None:
+    assert inventory.container_name("kw-1", RECORDED_RUN_ID) == "kw-1-fde247c0"
+    assert inventory.network_name(RECORDED_RUN_ID) == "kh-fde247c0"
+
+
+# --- render_placeholders ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "rendered"),
+    [
+        pytest.param("<< address('lb-1') >>", "172.18.0.7", id="bare"),
+        pytest.param("https://<< address('lb-1') >>:8443", "https://172.18.0.7:8443", id="inside-text"),
+        pytest.param(
+            {"loadbalancer_apiserver": {"address": "<< address('lb-1') >>", "port": 8443}},
+            {"loadbalancer_apiserver": {"address": "172.18.0.7", "port": 8443}},
+            id="nested-dict",
+        ),
+        pytest.param(
+            ["<< address('km-1') >>", ["<< address('km-2') >>"], {"host": "<< address('km-3') >>"}],
+            ["172.18.0.2", ["172.18.0.3"], {"host": "172.18.0.4"}],
+            id="nested-list",
+        ),
+        pytest.param(
+            "{{ kube_apiserver_port }} << address('lb-1') >>",
+            "{{ kube_apiserver_port }} 172.18.0.7",
+            id="ansible-expression-next-to-placeholder",
+        ),
+    ],
+)
+def test_render_placeholders_fills_addresses(value: Any, rendered: Any) -> None:
+    assert inventory.render_placeholders(value, RECORDED_ADDRESSES) == rendered
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("lb-apiserver.kubernetes.local", id="plain-string"),
+        pytest.param("{{ hostvars[groups['kube_control_plane'][0]]['fallback_ip'] }}", id="ansible-expression"),
+        pytest.param("{% if true %}x{% endif %}", id="ansible-statement"),
+        pytest.param(8443, id="int"),
+        pytest.param(True, id="bool"),
+        pytest.param(None, id="none"),
+        pytest.param({"kube_network_plugin": "calico", "ports": [6443, "{{ port }}"]}, id="nested"),
+    ],
+)
+def test_render_placeholders_leaves_other_values_untouched(value: Any) -> None:
+    assert inventory.render_placeholders(value, RECORDED_ADDRESSES) == value
+
+
+def test_render_placeholders_keeps_value_types_in_nested_structures() -> None:
+    rendered = inventory.render_placeholders({"port": 8443, "enabled": True, "list": [1, None]}, RECORDED_ADDRESSES)
+
+    assert rendered == {"port": 8443, "enabled": True, "list": [1, None]}
+    assert isinstance(rendered["port"], int)
+    assert rendered["enabled"] is True
+
+
+def test_render_placeholders_rejects_an_unknown_node() -> None:
+    with pytest.raises(HarnessError, match=r"address\('lb-9'\)"):
+        inventory.render_placeholders({"a": ["<< address('lb-9') >>"]}, RECORDED_ADDRESSES)
+
+
+def test_render_placeholders_rejects_an_unknown_name() -> None:
+    with pytest.raises(HarnessError, match="undefined"):
+        inventory.render_placeholders("<< addr('lb-1') >>", RECORDED_ADDRESSES)
+
+
+def test_render_placeholders_rejects_a_broken_placeholder() -> None:
+    with pytest.raises(HarnessError, match="placeholder"):
+        inventory.render_placeholders("<< address('lb-1') ", RECORDED_ADDRESSES)
+
+
+# --- write_inventory --------------------------------------------------------------------------
+
+SAMPLE_ALL = "---\n# Kubespray's sample, as an operator copies it\nbin_dir: /usr/local/bin\n"
+
+
+@pytest.fixture
+def worktree(tmp_path: Path) -> Path:
+    """A stand-in for a Kubespray worktree: only its sample group_vars."""
+    root = tmp_path / "kubespray"
+    sample = root / "inventory" / "sample" / "group_vars" / "all"
+    sample.mkdir(parents=True)
+    (sample / "all.yml").write_text(SAMPLE_ALL)
+    return root
+
+
+def test_write_inventory_returns_the_hosts_file(tmp_path: Path, worktree: Path, real_scenario: Scenario) -> None:
+    hosts = inventory.write_inventory(
+        tmp_path / "inventory", real_scenario, RECORDED_RUN_ID, RECORDED_ADDRESSES, worktree
+    )
+
+    assert hosts == tmp_path / "inventory" / "hosts.yml"
+    assert yaml.safe_load(hosts.read_text()) == _recorded_hosts()
+
+
+def test_write_inventory_copies_the_sample_group_vars(tmp_path: Path, worktree: Path, real_scenario: Scenario) -> None:
+    inventory.write_inventory(tmp_path / "inventory", real_scenario, RECORDED_RUN_ID, RECORDED_ADDRESSES, worktree)
+
+    assert (tmp_path / "inventory" / "group_vars" / "all" / "all.yml").read_text() == SAMPLE_ALL
+
+
+def test_write_inventory_writes_rendered_scenario_vars_like_the_recorded_run(
+    tmp_path: Path, worktree: Path, real_scenario: Scenario
+) -> None:
+    inventory.write_inventory(tmp_path / "inventory", real_scenario, RECORDED_RUN_ID, RECORDED_ADDRESSES, worktree)
+
+    written = (tmp_path / "inventory" / "group_vars" / "all" / "zz-scenario.yml").read_text()
+    assert yaml.safe_load(written) == yaml.safe_load((RECORDED / "zz-scenario.yml").read_text())
+    assert written == (RECORDED / "zz-scenario.yml").read_text()
+
+
+def test_write_inventory_writes_one_vars_file_per_scenario_group(
+    tmp_path: Path, worktree: Path, real_scenario: Scenario
+) -> None:
+    inventory.write_inventory(tmp_path / "inventory", real_scenario, RECORDED_RUN_ID, RECORDED_ADDRESSES, worktree)
+
+    group_vars = tmp_path / "inventory" / "group_vars"
+    assert sorted(p.relative_to(group_vars).as_posix() for p in group_vars.rglob("zz-scenario.yml")) == [
+        "all/zz-scenario.yml",
+        "k8s_cluster/zz-scenario.yml",
+    ]
+    assert yaml.safe_load((group_vars / "k8s_cluster" / "zz-scenario.yml").read_text()) == {
+        "kube_network_plugin": "calico"
+    }
+
+
+def test_write_inventory_works_without_a_sample(tmp_path: Path, real_scenario: Scenario) -> None:
+    empty_worktree = tmp_path / "kubespray"
+    empty_worktree.mkdir()
+
+    inventory.write_inventory(
+        tmp_path / "inventory", real_scenario, RECORDED_RUN_ID, RECORDED_ADDRESSES, empty_worktree
+    )
+
+    files = sorted(p.relative_to(tmp_path / "inventory").as_posix() for p in (tmp_path / "inventory").rglob("*.yml"))
+    assert files == ["group_vars/all/zz-scenario.yml", "group_vars/k8s_cluster/zz-scenario.yml", "hosts.yml"]
+
+
+def test_write_inventory_moves_a_single_file_sample_aside(tmp_path: Path, real_scenario: Scenario) -> None:
+    worktree = tmp_path / "kubespray"
+    sample = worktree / "inventory" / "sample" / "group_vars"
+    sample.mkdir(parents=True)
+    (sample / "all").write_text(SAMPLE_ALL)  # group vars kept in one file named after the group
+
+    inventory.write_inventory(tmp_path / "inventory", real_scenario, RECORDED_RUN_ID, RECORDED_ADDRESSES, worktree)
+
+    group_vars = tmp_path / "inventory" / "group_vars"
+    assert (group_vars / "all.yml").read_text() == SAMPLE_ALL
+    assert (group_vars / "all" / "zz-scenario.yml").is_file()
+
+
+def test_write_inventory_fails_for_a_placeholder_naming_an_absent_node(
+    tmp_path: Path, worktree: Path, real_scenario: Scenario
+) -> None:
+    without_lb = {name: address for name, address in RECORDED_ADDRESSES.items() if name != "lb-1"}
+
+    with pytest.raises(HarnessError, match="lb-1"):
+        inventory.write_inventory(tmp_path / "inventory", real_scenario, RECORDED_RUN_ID, without_lb, worktree)

@@ -1,0 +1,262 @@
+"""kubespray.source against a small local git repository standing in for Kubespray; venv.venv_key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.kubespray import source, venv
+from harness.settings import Settings
+
+GIT_ENV = {
+    **os.environ,
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def _git(repo: Path, *args: str) -> str:
+    argv = ["git", "-c", "user.name=Harness Test", "-c", "user.email=harness@example.invalid", "-C", str(repo), *args]
+    return subprocess.run(argv, check=True, capture_output=True, text=True, env=GIT_ENV).stdout.strip()
+
+
+def _commit(repo: Path, version: str) -> str:
+    (repo / "VERSION").write_text(version)
+    _git(repo, "add", "VERSION")
+    _git(repo, "commit", "--quiet", "-m", f"version {version.strip()}")
+    return _git(repo, "rev-parse", "HEAD")
+
+
+@dataclass(frozen=True)
+class Upstream:
+    path: Path
+    first: str  # tagged v1.0.0 (annotated), head of branch release-1.0
+    second: str  # head of main
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Upstream:
+    repo = tmp_path / "kubespray"
+    repo.mkdir()
+    _git(repo, "init", "--quiet", "--initial-branch=main")
+    first = _commit(repo, "1\n")
+    _git(repo, "tag", "-a", "v1.0.0", "-m", "release 1.0.0")
+    _git(repo, "branch", "release-1.0")
+    second = _commit(repo, "2\n")
+    return Upstream(path=repo, first=first, second=second)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, upstream: Upstream) -> Settings:
+    return Settings(
+        kubespray_repo=str(upstream.path),
+        cache_dir=tmp_path / "cache",
+        runs_dir=tmp_path / "runs",
+        base_image_source="auto",
+        debian_mirror="",
+        keep_worktree=False,
+    )
+
+
+# --- resolve ----------------------------------------------------------------------------------
+
+
+def test_resolve_a_tag_gives_the_commit_it_points_at(settings: Settings, upstream: Upstream) -> None:
+    tag_object = _git(upstream.path, "rev-parse", "v1.0.0")
+    assert tag_object != upstream.first  # annotated: the tag is an object of its own
+
+    assert source.resolve(settings, "v1.0.0") == upstream.first
+
+
+@pytest.mark.parametrize(
+    ("ref", "commit"),
+    [
+        pytest.param("release-1.0", "first", id="branch"),
+        pytest.param("main", "second", id="default-branch"),
+    ],
+)
+def test_resolve_a_branch_gives_its_head(settings: Settings, upstream: Upstream, ref: str, commit: str) -> None:
+    assert source.resolve(settings, ref) == getattr(upstream, commit)
+
+
+@pytest.mark.parametrize("length", [7, 12, 40])
+def test_resolve_a_commit_sha_gives_the_full_sha(settings: Settings, upstream: Upstream, length: int) -> None:
+    assert source.resolve(settings, upstream.second[:length]) == upstream.second
+
+
+def test_resolve_gives_forty_hex_digits(settings: Settings) -> None:
+    assert source.SHA_RE.fullmatch(source.resolve(settings, "v1.0.0"))
+    assert len(source.resolve(settings, "v1.0.0")) == 40
+
+
+def test_resolve_follows_a_branch_that_moved_upstream(settings: Settings, upstream: Upstream) -> None:
+    assert source.resolve(settings, "main") == upstream.second  # clones the mirror
+    third = _commit(upstream.path, "3\n")
+
+    assert source.resolve(settings, "main") == third
+
+
+def test_resolve_fetches_a_tag_made_after_the_clone(settings: Settings, upstream: Upstream) -> None:
+    source.resolve(settings, "v1.0.0")  # clones the mirror
+    _git(upstream.path, "tag", "v2.0.0", upstream.second)
+
+    assert source.resolve(settings, "v2.0.0") == upstream.second
+
+
+def test_resolve_clones_once_into_the_cache(settings: Settings, tmp_path: Path) -> None:
+    source.resolve(settings, "v1.0.0")
+    # KUBESPRAY_REPO is read only to create the cached mirror: once it exists,
+    # a tag resolves from the cache even with the origin gone.
+    gone = Settings(
+        kubespray_repo=str(tmp_path / "gone"),
+        cache_dir=settings.cache_dir,
+        runs_dir=settings.runs_dir,
+        base_image_source="auto",
+        debian_mirror="",
+        keep_worktree=False,
+    )
+
+    assert source.clone_dir(settings) == settings.cache_dir / "kubespray.git"
+    assert source.resolve(gone, "v1.0.0") == source.resolve(settings, "v1.0.0")
+
+
+@pytest.mark.parametrize("ref", ["v9.9.9", "no-such-branch", "deadbeef"])
+def test_resolve_an_unknown_ref_names_it(settings: Settings, ref: str) -> None:
+    with pytest.raises(HarnessError) as caught:
+        source.resolve(settings, ref)
+
+    assert f"unknown Kubespray ref {ref!r}" in caught.value.message
+    assert settings.kubespray_repo in caught.value.message
+
+
+@pytest.mark.parametrize("ref", ["-h", "--upload-pack=touch pwned", "--all", ""])
+def test_resolve_refuses_an_option_like_or_empty_ref(settings: Settings, ref: str) -> None:
+    with pytest.raises(HarnessError, match="is not a Kubespray ref"):
+        source.resolve(settings, ref)
+
+    assert not source.clone_dir(settings).exists()
+
+
+def test_resolve_with_kubespray_repo_at_a_missing_path(settings: Settings, tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-clone")
+    settings = Settings(
+        kubespray_repo=missing,
+        cache_dir=settings.cache_dir,
+        runs_dir=settings.runs_dir,
+        base_image_source="auto",
+        debian_mirror="",
+        keep_worktree=False,
+    )
+
+    with pytest.raises(HarnessError) as caught:
+        source.resolve(settings, "v1.0.0")
+
+    assert f"KUBESPRAY_REPO={missing!r}" in caught.value.message
+    assert not source.clone_dir(settings).exists()
+
+
+def test_ensure_clone_of_a_path_that_is_not_a_repository(settings: Settings, tmp_path: Path) -> None:
+    not_a_repo = tmp_path / "plain-folder"
+    not_a_repo.mkdir()
+    settings = Settings(
+        kubespray_repo=str(not_a_repo),
+        cache_dir=settings.cache_dir,
+        runs_dir=settings.runs_dir,
+        base_image_source="auto",
+        debian_mirror="",
+        keep_worktree=False,
+    )
+
+    with pytest.raises(HarnessError, match="cannot clone Kubespray from"):
+        source.ensure_clone(settings)
+
+    assert not source.clone_dir(settings).exists()
+
+
+def test_is_branch(settings: Settings) -> None:
+    repo = source.ensure_clone(settings)
+
+    assert source.is_branch(repo, "release-1.0")
+    assert not source.is_branch(repo, "v1.0.0")
+
+
+# --- worktrees --------------------------------------------------------------------------------
+
+
+def test_add_worktree_checks_out_the_commit(settings: Settings, upstream: Upstream) -> None:
+    sha = source.resolve(settings, "v1.0.0")
+    path = settings.runs_dir / "run-1" / "kubespray"
+
+    assert source.add_worktree(settings, sha, path) == path
+
+    assert (path / "VERSION").read_text() == "1\n"
+    assert _git(path, "rev-parse", "HEAD") == upstream.first
+
+
+def test_add_worktree_leaves_head_detached(settings: Settings) -> None:
+    path = source.add_worktree(settings, source.resolve(settings, "main"), settings.runs_dir / "run-1" / "kubespray")
+
+    assert subprocess.run(["git", "-C", str(path), "symbolic-ref", "-q", "HEAD"], env=GIT_ENV).returncode != 0
+
+
+def test_two_worktrees_of_different_refs_side_by_side(settings: Settings) -> None:
+    old = source.add_worktree(settings, source.resolve(settings, "v1.0.0"), settings.runs_dir / "a" / "kubespray")
+    new = source.add_worktree(settings, source.resolve(settings, "main"), settings.runs_dir / "b" / "kubespray")
+
+    assert (old / "VERSION").read_text() == "1\n"
+    assert (new / "VERSION").read_text() == "2\n"
+
+
+def test_remove_worktree_removes_it(settings: Settings) -> None:
+    path = source.add_worktree(settings, source.resolve(settings, "main"), settings.runs_dir / "run-1" / "kubespray")
+    (path / "scratch.txt").write_text("left behind by a run")
+
+    source.remove_worktree(settings, path)
+
+    assert not path.exists()
+    listed = source.git(source.clone_dir(settings), "worktree", "list", "--porcelain")
+    assert str(path) not in listed
+
+
+def test_remove_worktree_of_a_missing_path_is_quiet(settings: Settings) -> None:
+    source.ensure_clone(settings)
+
+    source.remove_worktree(settings, settings.runs_dir / "never-created")
+
+
+# --- venv.venv_key ----------------------------------------------------------------------------
+
+REQUIREMENTS = b"ansible==9.13.0\njinja2==3.1.4\nnetaddr==1.3.0\n"
+
+
+def test_venv_key_is_stable() -> None:
+    assert venv.venv_key(REQUIREMENTS, "3.11") == venv.venv_key(REQUIREMENTS, "3.11")
+
+
+def test_venv_key_is_sixteen_hex_characters() -> None:
+    key = venv.venv_key(REQUIREMENTS, "3.11")
+
+    assert len(key) == 16
+    assert int(key, 16) >= 0
+
+
+def test_venv_key_changes_with_the_requirements() -> None:
+    pinned_newer = REQUIREMENTS.replace(b"ansible==9.13.0", b"ansible==10.7.0")
+
+    assert venv.venv_key(pinned_newer, "3.11") != venv.venv_key(REQUIREMENTS, "3.11")
+
+
+def test_venv_key_changes_with_the_python_version() -> None:
+    assert venv.venv_key(REQUIREMENTS, "3.10") != venv.venv_key(REQUIREMENTS, "3.11")
+
+
+def test_venv_key_defaults_to_the_running_python() -> None:
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+    assert venv.venv_key(REQUIREMENTS) == venv.venv_key(REQUIREMENTS, running)
