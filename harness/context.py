@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from harness.kubespray import source, venv
 from harness.settings import Settings
 
 CONTEXT_FILE = "context.json"
+CONNECTIONS = ("ssh", "docker")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class RunContext:
     venv: Path
     node_image: str
     lb_image: str
+    connection: str = "ssh"
 
     @property
     def network(self) -> str:
@@ -48,6 +52,15 @@ class RunContext:
     @property
     def facts_dir(self) -> Path:
         return self.run_dir / "facts"
+
+    @property
+    def ssh_key(self) -> Path:
+        return self.run_dir / "ssh" / "id_ed25519"
+
+    @property
+    def ssh_control_dir(self) -> Path:
+        # Short: a control socket's path must fit in 108 bytes.
+        return Path(tempfile.gettempdir()) / f"kh-ssh-{self.run_id}"
 
     @property
     def steps_file(self) -> Path:
@@ -83,6 +96,8 @@ def new_run_id() -> str:
 
 def prepare(settings: Settings, scenario: str, ref: str, run_dir: Path, run_id: str, log=print) -> RunContext:
     """Resolve the ref, check out its worktree, ensure its venv and the images."""
+    if settings.connection not in CONNECTIONS:
+        raise HarnessError(f"HARNESS_CONNECTION={settings.connection!r} is not one of {', '.join(CONNECTIONS)}")
     sha = source.resolve(settings, ref)
     node_images = images.ensure_images(settings, log)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -99,9 +114,26 @@ def prepare(settings: Settings, scenario: str, ref: str, run_dir: Path, run_id: 
         venv=venv.ensure_venv(settings, worktree),
         node_image=node_images.node,
         lb_image=node_images.lb,
+        connection=settings.connection,
     )
+    if context.connection == "ssh":
+        _new_ssh_key(context.ssh_key)
     context.save()
     return context
+
+
+def _new_ssh_key(key: Path) -> None:
+    """A key pair of this run's own: Kubespray's Ansible logs in to the nodes with it."""
+    if key.exists():
+        return
+    key.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kubespray-harness", "-f", str(key)]
+    try:
+        subprocess.run(argv, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise HarnessError(
+            f"cannot create an SSH key with ssh-keygen ({exc}): install openssh-client or set HARNESS_CONNECTION=docker"
+        ) from exc
 
 
 def current_run_dir() -> Path:

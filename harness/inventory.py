@@ -8,6 +8,7 @@ addresses from facts, as on the field reports' clusters.
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,28 @@ import yaml
 from harness.errors import HarnessError
 from harness.scenario import Scenario
 
-CONNECTION_VARS = {
+DOCKER_CONNECTION_VARS = {
     "ansible_connection": "community.docker.docker",
     "ansible_user": "root",
     "ansible_python_interpreter": "/usr/bin/python3",
 }
+
+
+@dataclass(frozen=True)
+class SshAccess:
+    """Reach the nodes over SSH at their addresses, as Kubespray reaches machines."""
+
+    key_file: Path
+    addresses: dict[str, str]
+
+    def connection_vars(self) -> dict[str, str]:
+        return {
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(self.key_file),
+            "ansible_python_interpreter": "/usr/bin/python3",
+        }
+
+
 _PLACEHOLDERS = jinja2.Environment(
     variable_start_string="<<",
     variable_end_string=">>",
@@ -40,7 +58,8 @@ def network_name(run_id: str) -> str:
     return f"kh-{run_id}"
 
 
-def hosts_document(scenario: Scenario, run_id: str) -> dict[str, Any]:
+def hosts_document(scenario: Scenario, run_id: str, ssh: SshAccess | None = None) -> dict[str, Any]:
+    """hosts.yml; without `ssh`, hosts are reached with `docker exec` by container name."""
     nodes = scenario.kubespray_nodes()
     children: dict[str, Any] = {}
     for node in nodes:
@@ -48,10 +67,16 @@ def hosts_document(scenario: Scenario, run_id: str) -> dict[str, Any]:
             children.setdefault(group, {"hosts": {}})["hosts"][node.name] = None
     children["k8s_cluster"] = {"children": {"kube_control_plane": None, "kube_node": None}}
     children.setdefault("kube_node", {"hosts": {}})
+    if ssh is None:
+        connection_vars = dict(DOCKER_CONNECTION_VARS)
+        hosts = {node.name: {"ansible_host": container_name(node.name, run_id)} for node in nodes}
+    else:
+        connection_vars = ssh.connection_vars()
+        hosts = {node.name: {"ansible_host": ssh.addresses[node.name]} for node in nodes}
     return {
         "all": {
-            "vars": dict(CONNECTION_VARS),
-            "hosts": {node.name: {"ansible_host": container_name(node.name, run_id)} for node in nodes},
+            "vars": connection_vars,
+            "hosts": hosts,
             "children": children,
         }
     }
@@ -78,7 +103,12 @@ def render_placeholders(value: Any, addresses: dict[str, str]) -> Any:
 
 
 def write_inventory(
-    directory: Path, scenario: Scenario, run_id: str, addresses: dict[str, str], worktree: Path
+    directory: Path,
+    scenario: Scenario,
+    run_id: str,
+    addresses: dict[str, str],
+    worktree: Path,
+    ssh: SshAccess | None = None,
 ) -> Path:
     """Kubespray's sample group_vars (as an operator copies them), the scenario's
     group vars on top, and hosts.yml. Returns the hosts file."""
@@ -94,5 +124,5 @@ def write_inventory(
         rendered = render_placeholders(variables, addresses)
         (target / "zz-scenario.yml").write_text(yaml.safe_dump(rendered, sort_keys=False))
     hosts = directory / "hosts.yml"
-    hosts.write_text(yaml.safe_dump(hosts_document(scenario, run_id), sort_keys=False))
+    hosts.write_text(yaml.safe_dump(hosts_document(scenario, run_id, ssh), sort_keys=False))
     return hosts

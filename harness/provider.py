@@ -140,3 +140,11 @@ def read_node_file(client: docker.DockerClient, container: str, path: str) -> st
         return None
     exit_code, output = node.exec_run(["cat", path])
     return output.decode(errors="replace") if exit_code == 0 else None
+
+
+def authorize_ssh_key(client: docker.DockerClient, container: str, public_key: str) -> None:
+    """Let the holder of the run's key log in to the node as root."""
+    script = 'umask 077 && mkdir -p /root/.ssh && printf "%s\\n" "$1" >> /root/.ssh/authorized_keys'
+    exit_code, output = client.containers.get(container).exec_run(["sh", "-c", script, "authorize", public_key.strip()])
+    if exit_code != 0:
+        raise HarnessError(f"cannot authorize the run's SSH key on {container}: {output.decode(errors='replace')}")

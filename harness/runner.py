@@ -8,6 +8,7 @@ and label cleanup, always -> verdict -> report.
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -154,6 +155,7 @@ def _teardown(settings: Settings, context, scenario: Scenario, result: RunResult
         rc = 130
     finally:
         result.leftovers_removed = provider.remove_run(provider.connect(), context.run_id)
+        shutil.rmtree(context.ssh_control_dir, ignore_errors=True)
         if not settings.keep_worktree:
             source.remove_worktree(settings, context.worktree)
     _record(result, progress, Timing("destroy", round(time.monotonic() - started, 1), rc))

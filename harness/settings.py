@@ -23,6 +23,7 @@ class Settings:
     base_image_source: str  # auto | registry | debootstrap
     debian_mirror: str  # empty: debootstrap's own default
     keep_worktree: bool
+    connection: str = "ssh"  # ssh | docker: how Kubespray's Ansible reaches the nodes
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -34,6 +35,7 @@ class Settings:
             base_image_source=env.get("HARNESS_BASE_IMAGE_SOURCE") or "auto",
             debian_mirror=env.get("HARNESS_DEBIAN_MIRROR", ""),
             keep_worktree=env.get("HARNESS_KEEP_WORKTREE", "") not in ("", "0", "false"),
+            connection=env.get("HARNESS_CONNECTION") or "ssh",
         )
 
     @property

@@ -50,6 +50,15 @@ def ansible_env(context: RunContext, events_file: Path) -> dict[str, str]:
         ANSIBLE_LOCAL_TEMP=str(context.run_dir / "ansible-tmp"),
         HARNESS_EVENTS_FILE=str(events_file),
     )
+    if context.connection == "ssh":
+        env.update(
+            # Replaces the ssh_args of Kubespray's ansible.cfg: its 30-minute
+            # ControlPersist would outlive the run's nodes.
+            ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=60s -o StrictHostKeyChecking=no "
+            "-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o LogLevel=ERROR",
+            ANSIBLE_SSH_CONTROL_PATH_DIR=str(context.ssh_control_dir),
+            ANSIBLE_HOST_KEY_CHECKING="False",
+        )
     return env
 
 
@@ -76,7 +85,13 @@ def ensure_inventory(context: RunContext, scenario: Scenario) -> Path:
     if missing:
         raise HarnessError(f"nodes not running on network {context.network}: {', '.join(missing)}")
     (context.run_dir / "nodes.json").write_text(json.dumps(addresses, indent=2) + "\n")
-    return inventory.write_inventory(context.inventory_dir, scenario, context.run_id, addresses, context.worktree)
+    ssh = None
+    if context.connection == "ssh":
+        public_key = context.ssh_key.with_suffix(".pub").read_text()
+        for node in scenario.kubespray_nodes():
+            provider.authorize_ssh_key(client, inventory.container_name(node.name, context.run_id), public_key)
+        ssh = inventory.SshAccess(context.ssh_key, addresses)
+    return inventory.write_inventory(context.inventory_dir, scenario, context.run_id, addresses, context.worktree, ssh)
 
 
 def run_phase(context: RunContext, scenario: Scenario, phase: str) -> list[StepResult]:

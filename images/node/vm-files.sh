@@ -1,9 +1,11 @@
 #!/bin/sh
+# Make the container behave like a VM, then start systemd.
+set -eu
+
 # Docker bind-mounts /etc/hosts, /etc/resolv.conf and /etc/hostname into the
 # container. Kubespray replaces resolv.conf by rename (EBUSY on a mount point)
 # and the harness checks what Kubespray writes to /etc/hosts, not what Docker
-# wrote. Turn them into ordinary files, as on a VM, then start systemd.
-set -eu
+# wrote. Turn them into ordinary files, as on a VM.
 for f in /etc/hosts /etc/resolv.conf /etc/hostname; do
   if grep -q " $f " /proc/self/mountinfo; then
     content=$(cat "$f")
@@ -11,4 +13,18 @@ for f in /etc/hosts /etc/resolv.conf /etc/hostname; do
     printf '%s\n' "$content" > "$f"
   fi
 done
+
+# systemd lists unit files (Ansible's service_facts, `systemctl list-unit-files`)
+# with ~100,000 readlink/open calls; on a fuse-overlayfs storage driver that
+# takes seconds per call, against milliseconds on a VM's disk. Serve the unit
+# directories from tmpfs copies. Where mounting is not allowed, keep them as they are.
+for d in /usr/lib/systemd/system /etc/systemd/system; do
+  copy=$(mktemp -d /run/units.XXXXXX)
+  cp -a "$d/." "$copy/"
+  if mount -t tmpfs -o mode=0755 tmpfs "$d" 2>/dev/null; then
+    cp -a "$copy/." "$d/"
+  fi
+  rm -rf "$copy"
+done
+
 exec "$@"
