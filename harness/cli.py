@@ -58,9 +58,11 @@ def _parser() -> argparse.ArgumentParser:
 
     step = sub.add_parser("step", help="(called by Molecule's playbooks) run a phase's Kubespray steps")
     step.add_argument("--phase", choices=["prepare", "converge"], required=True)
+    step.add_argument("--scenario", default="", help="the Molecule scenario, when Molecule runs without the harness")
     step.set_defaults(func=_cmd_step)
 
     dep = sub.add_parser("molecule-dependency", help="(called by Molecule) prepare a run context")
+    dep.add_argument("scenario")
     dep.set_defaults(func=_cmd_molecule_dependency)
     return parser
 
@@ -107,17 +109,17 @@ def _cmd_list(args: argparse.Namespace, settings: Settings, console: Console) ->
 
 
 def _cmd_step(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    context = run_context.RunContext.load(run_context.current_run_dir())
+    context = run_context.RunContext.load(run_context.current_run_dir(settings, args.scenario))
     scenario = scenarios.load(settings.scenarios_dir, context.scenario)
     results = steps.run_phase(context, scenario, args.phase)
     return 0 if all(r.rc == 0 for r in results) else EXIT_MISMATCH
 
 
 def _cmd_molecule_dependency(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    run_dir = run_context.current_run_dir()
+    name = args.scenario
+    run_dir = run_context.current_run_dir(settings, name)
     if (run_dir / run_context.CONTEXT_FILE).is_file() and os.environ.get("HARNESS_RUN_DIR"):
         return 0  # `harness run` prepared everything
-    name = os.environ.get("MOLECULE_SCENARIO_NAME", "")
     scenario = scenarios.load(settings.scenarios_dir, name)
     ref = os.environ.get("KUBESPRAY_REF") or (scenario.default_refs[-1] if scenario.default_refs else "")
     if not ref:

@@ -102,6 +102,8 @@ def prepare(settings: Settings, scenario: str, ref: str, run_dir: Path, run_id: 
     node_images = images.ensure_images(settings, log)
     run_dir.mkdir(parents=True, exist_ok=True)
     worktree = run_dir / "kubespray"
+    if (worktree / ".git").exists() and source.worktree_sha(worktree) != sha:
+        source.remove_worktree(settings, worktree)  # a standalone Molecule run on another ref
     if not (worktree / ".git").exists():
         source.add_worktree(settings, sha, worktree)
     context = RunContext(
@@ -136,10 +138,11 @@ def _new_ssh_key(key: Path) -> None:
         ) from exc
 
 
-def current_run_dir() -> Path:
-    """The run directory of the run this process belongs to (harness run or standalone Molecule)."""
+def current_run_dir(settings: Settings, scenario: str) -> Path:
+    """This process's run directory: the one `harness run` made, or, when Molecule
+    runs on its own, a fixed one per scenario (`runs/molecule-<scenario>`)."""
     if os.environ.get("HARNESS_RUN_DIR"):
         return Path(os.environ["HARNESS_RUN_DIR"])
-    if os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY"):
-        return Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "harness-run"
-    raise HarnessError("not inside a run: set HARNESS_RUN_DIR or run through `harness run` / molecule")
+    if not scenario:
+        raise HarnessError("not inside a run: set HARNESS_RUN_DIR or run through `harness run` / molecule")
+    return settings.runs_dir / f"molecule-{scenario}"

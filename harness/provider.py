@@ -144,7 +144,10 @@ def read_node_file(client: docker.DockerClient, container: str, path: str) -> st
 
 def authorize_ssh_key(client: docker.DockerClient, container: str, public_key: str) -> None:
     """Let the holder of the run's key log in to the node as root."""
-    script = 'umask 077 && mkdir -p /root/.ssh && printf "%s\\n" "$1" >> /root/.ssh/authorized_keys'
+    script = (
+        "umask 077 && mkdir -p /root/.ssh && touch /root/.ssh/authorized_keys && "
+        'grep -qxF "$1" /root/.ssh/authorized_keys || printf "%s\\n" "$1" >> /root/.ssh/authorized_keys'
+    )
     exit_code, output = client.containers.get(container).exec_run(["sh", "-c", script, "authorize", public_key.strip()])
     if exit_code != 0:
         raise HarnessError(f"cannot authorize the run's SSH key on {container}: {output.decode(errors='replace')}")

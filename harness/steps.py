@@ -74,10 +74,7 @@ def playbook_argv(context: RunContext, scenario: Scenario, step: Step, hosts_fil
     return argv
 
 
-def ensure_inventory(context: RunContext, scenario: Scenario) -> Path:
-    hosts_file = context.inventory_dir / "hosts.yml"
-    if hosts_file.exists():
-        return hosts_file
+def inventory_for_run(context: RunContext, scenario: Scenario) -> Path:
     client = provider.connect()
     nodes = provider.node_addresses(client, context.run_id, context.network)
     addresses = {node.hostname: node.address for node in nodes}
@@ -95,7 +92,9 @@ def ensure_inventory(context: RunContext, scenario: Scenario) -> Path:
 
 
 def run_phase(context: RunContext, scenario: Scenario, phase: str) -> list[StepResult]:
-    hosts_file = ensure_inventory(context, scenario)
+    if phase == "prepare":  # a new deployment: earlier step records (standalone Molecule reruns) are void
+        context.steps_file.unlink(missing_ok=True)
+    hosts_file = inventory_for_run(context, scenario)
     results = []
     for step in scenario.steps_of(phase):
         result = run_step(context, scenario, step, hosts_file)
@@ -138,6 +137,9 @@ def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Pa
     with context.steps_file.open("a") as steps:
         steps.write(json.dumps(asdict(result)) + "\n")
     print(f"step {step.name}: rc={rc} in {result.seconds:.0f}s, log {log}", flush=True)
+    failure = events.first_failure(events.read_events(events_file)) if rc != 0 else None
+    if failure is not None:
+        print(f"  failed: TASK [{failure.task}] on {failure.host}: {failure.message}", flush=True)
     return result
 
 

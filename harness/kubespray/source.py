@@ -99,6 +99,11 @@ def add_worktree(settings: Settings, sha: str, path: Path) -> Path:
     return path
 
 
+def worktree_sha(path: Path) -> str:
+    proc = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
+    return proc.stdout.strip()
+
+
 def remove_worktree(settings: Settings, path: Path) -> None:
     repo = clone_dir(settings)
     with _clone_lock(settings):
