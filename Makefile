@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 KUBESPRAY_REF ?=
 REF_ARGS := $(if $(KUBESPRAY_REF),--ref $(KUBESPRAY_REF))
 
-.PHONY: setup images scenario-upgrade test test-unit test-integration lint clean-runs
+.PHONY: setup images scenario-upgrade scenario-scale test test-unit test-integration lint clean-runs
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,9 @@ images: setup
 
 scenario-upgrade: setup
 	$(BIN)/harness run upgrade-node-based $(REF_ARGS)
+
+scenario-scale: setup
+	$(BIN)/harness run scale-limit $(REF_ARGS)
 
 test: setup
 	$(BIN)/pytest tests

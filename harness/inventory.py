@@ -16,7 +16,7 @@ import jinja2
 import yaml
 
 from harness.errors import HarnessError
-from harness.scenario import Scenario
+from harness.scenario import Scenario, Step
 
 DOCKER_CONNECTION_VARS = {
     "ansible_connection": "community.docker.docker",
@@ -58,9 +58,11 @@ def network_name(run_id: str) -> str:
     return f"kh-{run_id}"
 
 
-def hosts_document(scenario: Scenario, run_id: str, ssh: SshAccess | None = None) -> dict[str, Any]:
-    """hosts.yml; without `ssh`, hosts are reached with `docker exec` by container name."""
-    nodes = scenario.kubespray_nodes()
+def hosts_document(
+    scenario: Scenario, run_id: str, ssh: SshAccess | None = None, step: Step | None = None
+) -> dict[str, Any]:
+    """hosts.yml at a step; without `ssh`, hosts are reached with `docker exec` by container name."""
+    nodes = scenario.kubespray_nodes(step)
     children: dict[str, Any] = {}
     for node in nodes:
         for group in node.groups:
@@ -109,6 +111,7 @@ def write_inventory(
     addresses: dict[str, str],
     worktree: Path,
     ssh: SshAccess | None = None,
+    step: Step | None = None,
 ) -> Path:
     """Kubespray's sample group_vars (as an operator copies them), the scenario's
     group vars on top, and hosts.yml. Returns the hosts file."""
@@ -124,5 +127,5 @@ def write_inventory(
         rendered = render_placeholders(variables, addresses)
         (target / "zz-scenario.yml").write_text(yaml.safe_dump(rendered, sort_keys=False))
     hosts = directory / "hosts.yml"
-    hosts.write_text(yaml.safe_dump(hosts_document(scenario, run_id, ssh), sort_keys=False))
+    hosts.write_text(yaml.safe_dump(hosts_document(scenario, run_id, ssh, step), sort_keys=False))
     return hosts

@@ -18,8 +18,9 @@ from pathlib import Path
 from harness import checks, events, molecule, provider, steps
 from harness import context as run_context
 from harness import scenario as scenarios
+from harness.context import RunContext
 from harness.errors import HarnessError
-from harness.inventory import container_name
+from harness.inventory import container_name, network_name
 from harness.kubespray import source
 from harness.scenario import Expectation, Scenario
 from harness.settings import Settings
@@ -94,7 +95,9 @@ def run(
         )
     client = provider.connect()
     run_id = run_context.new_run_id()
-    provider.assert_names_free(client, [container_name(node.name, run_id) for node in scenario.nodes], f"kh-{run_id}")
+    provider.assert_names_free(
+        client, [container_name(node.name, run_id) for node in scenario.nodes], network_name(run_id)
+    )
     run_dir = run_dir_for(settings, scenario_name, ref, run_id)
     result = RunResult(scenario_name, ref, sha, run_id, run_dir.resolve(), expectation)
     progress(f"run {run_id}: {scenario_name} at {ref} ({sha[:12]}), expecting {expectation.describe()}")
@@ -115,7 +118,7 @@ def run(
     return result
 
 
-def _lifecycle(context, scenario: Scenario, result: RunResult, progress: Callable[[str], None]) -> None:
+def _lifecycle(context: RunContext, scenario: Scenario, result: RunResult, progress: Callable[[str], None]) -> None:
     watcher = _StepWatcher(context, result, progress)
     watcher.start()
     try:
@@ -134,7 +137,7 @@ def _lifecycle(context, scenario: Scenario, result: RunResult, progress: Callabl
         watcher.stop()
 
 
-def _note_action_failure(context, result: RunResult, outcome: molecule.ActionResult) -> None:
+def _note_action_failure(context: RunContext, result: RunResult, outcome: molecule.ActionResult) -> None:
     """A Molecule action failed. Failures inside a Kubespray step are read from events later."""
     failed_steps = [step for step in steps.read_results(context) if step.rc != 0]
     if failed_steps or outcome.action == "verify":
@@ -145,7 +148,7 @@ def _note_action_failure(context, result: RunResult, outcome: molecule.ActionRes
     result.failed_log = str(outcome.log)
 
 
-def _teardown(settings: Settings, context, scenario: Scenario, result: RunResult, progress) -> None:
+def _teardown(settings: Settings, context: RunContext, scenario: Scenario, result: RunResult, progress) -> None:
     _collect_artifacts(context, scenario)
     started = time.monotonic()
     try:
@@ -161,7 +164,7 @@ def _teardown(settings: Settings, context, scenario: Scenario, result: RunResult
     _record(result, progress, Timing("destroy", round(time.monotonic() - started, 1), rc))
 
 
-def _collect_artifacts(context, scenario: Scenario) -> None:
+def _collect_artifacts(context: RunContext, scenario: Scenario) -> None:
     """Keep what Kubespray wrote on each node, for the report and for people."""
     client = provider.connect()
     for node in scenario.nodes:
@@ -173,7 +176,7 @@ def _collect_artifacts(context, scenario: Scenario) -> None:
                 (target / name).write_text(content)
 
 
-def _judge(context, result: RunResult) -> None:
+def _judge(context: RunContext, result: RunResult) -> None:
     kubespray_steps = steps.read_results(context)
     failed = next((step for step in kubespray_steps if step.rc != 0), None)
     result.checks = checks.read_junit(context.run_dir / "verify-junit.xml")
@@ -211,7 +214,7 @@ def _record(result: RunResult, progress, timing: Timing) -> None:
 class _StepWatcher:
     """Prints each Kubespray step as `harness step` finishes it, during Molecule's actions."""
 
-    def __init__(self, context, result: RunResult, progress) -> None:
+    def __init__(self, context: RunContext, result: RunResult, progress) -> None:
         self._context, self._result, self._progress = context, result, progress
         self._seen = 0
         self._stop = threading.Event()

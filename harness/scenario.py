@@ -29,6 +29,9 @@ class Strict(BaseModel):
 class Node(Strict):
     name: str = Field(pattern=NAME_RE)
     role: Literal["control-plane", "worker", "loadbalancer"]
+    # The step at which the node enters Kubespray's inventory (e.g. the scale
+    # step of a node being added); before it, the node runs but is no cluster host.
+    joins_at: str | None = None
 
     @property
     def groups(self) -> list[str]:
@@ -96,14 +99,21 @@ class Scenario(Strict):
                 raise ValueError(
                     f"group_vars for unknown group {group!r} (known: {', '.join(sorted(KUBESPRAY_GROUPS))})"
                 )
-        known = {node.name for node in self.kubespray_nodes()} | KUBESPRAY_GROUPS
+        for node in self.nodes:
+            if node.joins_at is not None and node.joins_at not in step_names:
+                raise ValueError(f"node {node.name!r}: joins_at {node.joins_at!r} is not a step of this scenario")
         for step in self.steps:
+            known = {node.name for node in self.kubespray_nodes(step)} | KUBESPRAY_GROUPS
             if step.limit and not _limit_names_known(step.limit, known):
-                raise ValueError(f"step {step.name!r}: --limit {step.limit!r} names no node or group of this scenario")
+                raise ValueError(
+                    f"step {step.name!r}: --limit {step.limit!r} names no node or group in that step's inventory"
+                )
         return self
 
-    def kubespray_nodes(self) -> list[Node]:
-        return [node for node in self.nodes if node.groups]
+    def kubespray_nodes(self, step: Step | None = None) -> list[Node]:
+        """The cluster's hosts in Kubespray's inventory at a step (default: after the last)."""
+        joined = {s.name for s in self.steps[: self.steps.index(step) + 1]} if step else {s.name for s in self.steps}
+        return [node for node in self.nodes if node.groups and (node.joins_at is None or node.joins_at in joined)]
 
     def nodes_with_role(self, role: str) -> list[Node]:
         return [node for node in self.nodes if node.role == role]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -74,7 +75,8 @@ def playbook_argv(context: RunContext, scenario: Scenario, step: Step, hosts_fil
     return argv
 
 
-def inventory_for_run(context: RunContext, scenario: Scenario) -> Path:
+def inventory_for_step(context: RunContext, scenario: Scenario, step: Step) -> Path:
+    """Kubespray's inventory as it stands at this step (nodes join at their `joins_at` step)."""
     client = provider.connect()
     nodes = provider.node_addresses(client, context.run_id, context.network)
     addresses = {node.hostname: node.address for node in nodes}
@@ -85,19 +87,20 @@ def inventory_for_run(context: RunContext, scenario: Scenario) -> Path:
     ssh = None
     if context.connection == "ssh":
         public_key = context.ssh_key.with_suffix(".pub").read_text()
-        for node in scenario.kubespray_nodes():
+        for node in scenario.kubespray_nodes(step):
             provider.authorize_ssh_key(client, inventory.container_name(node.name, context.run_id), public_key)
         ssh = inventory.SshAccess(context.ssh_key, addresses)
-    return inventory.write_inventory(context.inventory_dir, scenario, context.run_id, addresses, context.worktree, ssh)
+    return inventory.write_inventory(
+        context.inventory_dir, scenario, context.run_id, addresses, context.worktree, ssh, step
+    )
 
 
 def run_phase(context: RunContext, scenario: Scenario, phase: str) -> list[StepResult]:
     if phase == "prepare":  # a new deployment: earlier step records (standalone Molecule reruns) are void
         context.steps_file.unlink(missing_ok=True)
-    hosts_file = inventory_for_run(context, scenario)
     results = []
     for step in scenario.steps_of(phase):
-        result = run_step(context, scenario, step, hosts_file)
+        result = run_step(context, scenario, step, inventory_for_step(context, scenario, step))
         results.append(result)
         if result.rc != 0:
             break
@@ -113,6 +116,7 @@ def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Pa
     events_file.unlink(missing_ok=True)
     argv = playbook_argv(context, scenario, step, hosts_file)
     started = time.monotonic()
+    shutil.copyfile(hosts_file, context.logs_dir / f"{stem}.hosts.yml")  # the inventory this step saw
     with log.open("w") as out:
         out.write(f"# {' '.join(argv)}\n# cwd: {context.worktree}\n")
         out.flush()

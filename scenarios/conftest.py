@@ -7,12 +7,16 @@ derives (fallback_ip) when the inventory sets no ip/access_ip.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
+
+from harness import scenario as scenarios
 
 sys.path.insert(0, str(Path(__file__).parent / "shared"))
 
@@ -54,3 +58,28 @@ def cluster_nodes(control_planes: dict[str, str], workers: dict[str, str]) -> di
 @pytest.fixture(scope="session")
 def loadbalancer_address(molecule_inventory: str) -> str:
     return next(iter(_nodes(molecule_inventory, "lb").values()))
+
+
+@pytest.fixture(scope="session")
+def scenario() -> scenarios.Scenario:
+    """The scenario under test, as scenario.yml declares it."""
+    return scenarios.load(Path(__file__).parent, os.environ["MOLECULE_SCENARIO_NAME"])
+
+
+@pytest.fixture(scope="session")
+def apiserver_domain_name(scenario: scenarios.Scenario) -> str:
+    return str(scenario.group_vars["all"]["apiserver_loadbalancer_domain_name"])
+
+
+@pytest.fixture(scope="session")
+def hosts_known_to(scenario: scenarios.Scenario, cluster_nodes: dict[str, str]) -> Callable[..., dict[str, str]]:
+    """The cluster hosts a node's /etc/hosts block lists: every one for a node that
+    joined later; for a founding node, the hosts of the deploy's inventory."""
+    founding = {node.name for node in scenario.kubespray_nodes(scenario.steps[0])}
+
+    def known_to(host) -> dict[str, str]:
+        name = host.check_output("hostname")
+        names = set(cluster_nodes) if name not in founding else founding
+        return {node: address for node, address in cluster_nodes.items() if node in names}
+
+    return known_to

@@ -10,7 +10,10 @@ from harness import cli
 @pytest.mark.parametrize(
     ("argv", "problem"),
     [
-        (["run", "no-such-scenario"], "unknown scenario 'no-such-scenario': available are upgrade-node-based"),
+        (
+            ["run", "no-such-scenario"],
+            "unknown scenario 'no-such-scenario': available are scale-limit, upgrade-node-based",
+        ),
         (
             ["run", "upgrade-node-based", "--ref", "v2.27.1", "--expect-fail-task", "x"],
             "--expect-fail-task and --expect-fail-message go together",

@@ -307,3 +307,34 @@ def test_name_key_in_scenario_yml_is_refused_with_harness_error(tmp_path: Path) 
 
     with pytest.raises(HarnessError):
         scenario.load(tmp_path, "named")
+
+
+# --- nodes that join later (scale-limit) ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scale() -> scenario.Scenario:
+    return scenario.load(SCENARIOS, "scale-limit")
+
+
+def test_node_that_joins_later_is_outside_the_deploy_inventory(scale: scenario.Scenario) -> None:
+    deploy, scale_step = scale.steps
+    assert "kw-3" not in [node.name for node in scale.kubespray_nodes(deploy)]
+    assert "kw-3" in [node.name for node in scale.kubespray_nodes(scale_step)]
+    assert "kw-3" in [node.name for node in scale.kubespray_nodes()]
+
+
+def test_joins_at_must_name_a_step(tmp_path: Path) -> None:
+    data = yaml.safe_load((SCENARIOS / "scale-limit" / "scenario.yml").read_text())
+    data["nodes"][5]["joins_at"] = "no-such-step"
+    _write(tmp_path, "bad-join", data, molecule=(SCENARIOS / "scale-limit" / "molecule.yml").read_text())
+    with pytest.raises(HarnessError, match="joins_at 'no-such-step' is not a step"):
+        scenario.load(tmp_path, "bad-join")
+
+
+def test_limit_to_a_node_before_it_joins_is_refused(tmp_path: Path) -> None:
+    data = yaml.safe_load((SCENARIOS / "scale-limit" / "scenario.yml").read_text())
+    data["steps"][0]["limit"] = "kw-3"
+    _write(tmp_path, "early-limit", data, molecule=(SCENARIOS / "scale-limit" / "molecule.yml").read_text())
+    with pytest.raises(HarnessError, match="--limit 'kw-3' names no node or group in that step's inventory"):
+        scenario.load(tmp_path, "early-limit")

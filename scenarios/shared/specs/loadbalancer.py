@@ -1,0 +1,14 @@
+"""The external load balancer node lb-1: real HAProxy in front of every control plane."""
+
+from checks import haproxy
+
+
+def test_haproxy_is_running(host):
+    assert host.service("haproxy").is_running
+
+
+def test_haproxy_serves_every_control_plane_api_server(host, control_planes):
+    state = host.check_output("echo 'show servers state kube_apiservers' | socat stdio /run/haproxy/admin.sock")
+    servers = {server.name: (server.address, server.port) for server in haproxy.runtime_servers(state)}
+    expected = {name: (address, 6443) for name, address in control_planes.items()}
+    assert servers == expected, f"haproxy's runtime servers:\n{state}"
