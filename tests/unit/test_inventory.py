@@ -255,3 +255,21 @@ def test_write_inventory_fails_for_a_placeholder_naming_an_absent_node(
 
     with pytest.raises(HarnessError, match="lb-1"):
         inventory.write_inventory(tmp_path / "inventory", real_scenario, RECORDED_RUN_ID, without_lb, worktree)
+
+
+def test_hosts_document_at_a_step_leaves_out_nodes_that_join_later() -> None:
+    scale = scenario.load(REPO_ROOT / "scenarios", "scale-limit")
+    deploy, scale_step = scale.steps
+    before = inventory.hosts_document(scale, "0123abcd", step=deploy)["all"]
+    after = inventory.hosts_document(scale, "0123abcd", step=scale_step)["all"]
+    assert "kw-3" not in before["hosts"] and "kw-3" not in before["children"]["kube_node"]["hosts"]
+    assert "kw-3" in after["hosts"] and "kw-3" in after["children"]["kube_node"]["hosts"]
+
+
+def test_hosts_document_over_ssh_reaches_hosts_at_their_addresses(real_scenario: Scenario, tmp_path: Path) -> None:
+    addresses = {name: f"172.18.0.{i}" for i, name in enumerate(["km-1", "km-2", "km-3", "kw-1", "kw-2"], start=2)}
+    ssh = inventory.SshAccess(tmp_path / "id_ed25519", addresses)
+    document = inventory.hosts_document(real_scenario, "0123abcd", ssh)["all"]
+    assert {name: host["ansible_host"] for name, host in document["hosts"].items()} == addresses
+    assert document["vars"]["ansible_ssh_private_key_file"] == str(tmp_path / "id_ed25519")
+    assert "ansible_connection" not in document["vars"]  # Ansible's default: ssh
