@@ -25,7 +25,8 @@ EXIT_INTERRUPTED = 130
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console(highlight=False, soft_wrap=True)  # no wrapping: paths and messages stay greppable
+    # No wrapping, and wide tables in logs: paths and messages stay greppable.
+    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     try:
         return args.func(args, Settings.from_env(), console)
     except HarnessError as exc:

@@ -27,6 +27,7 @@ def as_dict(result: RunResult) -> dict[str, Any]:
         "failed_message": result.failed_message,
         "failed_log": result.failed_log,
         "run_dir": str(result.run_dir),
+        "seconds": result.wall_seconds,
         "steps": [{"name": s.name, "seconds": s.seconds, "rc": s.rc, "log": s.log} for s in result.steps],
         "checks": {"total": result.checks.total, "failed": result.checks.failed},
         "leftovers_removed": result.leftovers_removed,
@@ -46,18 +47,17 @@ def print_summary(console: Console, result: RunResult) -> None:
     table.add_column("rc", justify="right")
     for step in result.steps:
         table.add_row(step.name, f"{step.seconds:.1f}", str(step.rc))
-    table.add_row("[b]total[/b]", f"{sum(s.seconds for s in result.steps):.1f}", "")
+    table.add_row("[b]wall (all of the run)[/b]", f"{result.wall_seconds:.1f}", "")
     console.print(table)
     style = "green" if result.matches else "red"
     assert result.verdict is not None
     console.print(f"[{style}]verdict: {result.verdict.headline}[/{style}] (expected: {result.expected.describe()})")
-    if result.failed_task:
-        console.print(f"  step:    {result.failed_step}")
-        console.print(
-            f"  task:    {result.failed_task}" + (f"  (host {result.failed_host})" if result.failed_host else "")
-        )
-        console.print(f"  message: {_one_line(result.failed_message or '')}")
-        console.print(f"  log:     {result.failed_log}")
+    if result.failed_task:  # Ansible's text may hold [brackets]: never read it as markup
+        console.print(f"  step:    {result.failed_step}", markup=False)
+        host = f"  (host {result.failed_host})" if result.failed_host else ""
+        console.print(f"  task:    {result.failed_task}{host}", markup=False)
+        console.print(f"  message: {_one_line(result.failed_message or '')}", markup=False)
+        console.print(f"  log:     {result.failed_log}", markup=False)
     if result.checks.total:
         console.print(f"  checks:  {result.checks.total - len(result.checks.failed)}/{result.checks.total} passed")
     console.print(f"  run dir: {result.run_dir}")
@@ -75,7 +75,7 @@ def print_table(console: Console, results: list[RunResult]) -> None:
             r.verdict.headline if r.verdict else "-",
             "yes" if r.matches else "[red]NO[/red]",
             r.failed_task or "",
-            f"{sum(s.seconds for s in r.steps):.0f}",
+            f"{r.wall_seconds:.0f}",
         )
     console.print(table)
 

@@ -54,6 +54,7 @@ class RunResult:
     steps: list[Timing] = field(default_factory=list)
     checks: checks.CheckResults = field(default_factory=checks.CheckResults)
     leftovers_removed: int = 0
+    wall_seconds: float = 0.0  # the whole run, setup to cleanup, Molecule's own start-up included
 
     @property
     def matches(self) -> bool:
@@ -114,6 +115,7 @@ def run(
         _lifecycle(context, scenario, result, progress)
     finally:
         _teardown(settings, context, scenario, result, progress)
+    result.wall_seconds = round(time.monotonic() - started, 1)
     _judge(context, result)
     return result
 
