@@ -150,12 +150,32 @@ def load(scenarios_dir: Path, name: str) -> Scenario:
     for reserved in ("name", "directory"):
         if reserved in data:
             raise HarnessError(f"{path}: {reserved!r} is not a scenario field (the folder's name is the scenario's)")
+    data["group_vars"] = _with_group_var_files(path.parent, data.get("group_vars"))
     try:
         scenario = Scenario(name=name, directory=path.parent, **data)
     except ValidationError as exc:
         raise HarnessError(f"{path}: {_first_problem(exc)}") from exc
     check_platforms(scenario)
     return scenario
+
+
+def _with_group_var_files(directory: Path, inline: object) -> object:
+    """Group vars from `group_vars/<group>.yml` files of the scenario folder, under
+    those written in scenario.yml (which win where both set a variable)."""
+    if inline is not None and not isinstance(inline, dict):
+        return inline  # the model reports the wrong type
+    merged: dict[str, dict[str, object]] = {}
+    for file in sorted((directory / "group_vars").glob("*.yml")):
+        try:
+            variables = yaml.safe_load(file.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise HarnessError(f"{file} is not valid YAML: {exc}") from exc
+        if not isinstance(variables, dict):
+            raise HarnessError(f"{file} must be a mapping of variable names to values")
+        merged[file.stem] = variables
+    for group, variables in (inline or {}).items():
+        merged[group] = {**merged.get(group, {}), **(variables or {})}
+    return merged
 
 
 def molecule_groups(node: Node) -> list[str]:

@@ -150,5 +150,10 @@ def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Pa
 def read_results(context: RunContext) -> list[StepResult]:
     if not context.steps_file.is_file():
         return []
-    lines = context.steps_file.read_text().splitlines()
-    return [StepResult(**json.loads(line)) for line in lines if line.strip()]
+    results = []
+    for line in context.steps_file.read_text().splitlines():
+        try:
+            results.append(StepResult(**json.loads(line)))
+        except (json.JSONDecodeError, TypeError):
+            continue  # a line still being written, read by the progress watcher
+    return results

@@ -338,3 +338,34 @@ def test_limit_to_a_node_before_it_joins_is_refused(tmp_path: Path) -> None:
     _write(tmp_path, "early-limit", data, molecule=(SCENARIOS / "scale-limit" / "molecule.yml").read_text())
     with pytest.raises(HarnessError, match="--limit 'kw-3' names no node or group in that step's inventory"):
         scenario.load(tmp_path, "early-limit")
+
+
+# --- group var files ----------------------------------------------------------------------------
+
+
+def test_group_var_files_are_merged_under_inline_group_vars(tmp_path: Path) -> None:
+    directory = _write(tmp_path, "with-files", _real_data())
+    (directory / "group_vars").mkdir()
+    (directory / "group_vars" / "k8s_cluster.yml").write_text(
+        "kube_proxy_mode: iptables\nkube_network_plugin: flannel\n"
+    )
+    loaded = scenario.load(tmp_path, "with-files")
+    assert loaded.group_vars["k8s_cluster"] == {"kube_proxy_mode": "iptables", "kube_network_plugin": "calico"}
+
+
+def test_group_var_file_that_is_not_valid_yaml_is_refused_naming_the_file(tmp_path: Path) -> None:
+    directory = _write(tmp_path, "bad-file", _real_data())
+    (directory / "group_vars").mkdir()
+    bad = directory / "group_vars" / "all.yml"
+    bad.write_text("loadbalancer_apiserver: {address: [unclosed\n")
+    with pytest.raises(HarnessError, match="is not valid YAML") as caught:
+        scenario.load(tmp_path, "bad-file")
+    assert str(bad) in caught.value.message
+
+
+def test_group_var_file_for_an_unknown_group_is_refused(tmp_path: Path) -> None:
+    directory = _write(tmp_path, "bad-group", _real_data())
+    (directory / "group_vars").mkdir()
+    (directory / "group_vars" / "workers.yml").write_text("a: 1\n")
+    with pytest.raises(HarnessError, match="group_vars for unknown group 'workers'"):
+        scenario.load(tmp_path, "bad-group")
