@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 KUBESPRAY_REF ?=
 REF_ARGS := $(if $(KUBESPRAY_REF),--ref $(KUBESPRAY_REF))
 
-.PHONY: setup images scenario-upgrade scenario-scale test test-unit test-integration lint clean-runs
+.PHONY: setup images scenario-upgrade scenario-scale matrix test test-unit test-integration lint clean-runs
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,10 @@ scenario-upgrade: setup
 
 scenario-scale: setup
 	$(BIN)/harness run scale-limit $(REF_ARGS)
+
+JOBS ?= 1
+matrix: setup
+	$(BIN)/harness matrix -j $(JOBS) --markdown runs/matrix.md --junit runs/matrix-junit.xml --report-json runs/matrix.json
 
 test: setup
 	$(BIN)/pytest tests

@@ -7,14 +7,16 @@ Exit codes: 0 every verdict matches its expectation; 1 a verdict does not;
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
 
 from harness import context as run_context
-from harness import images, report, runner, steps
+from harness import images, matrix, report, runner, steps
 from harness import scenario as scenarios
 from harness.errors import EXIT_MISMATCH, HarnessError
 from harness.scenario import Expectation, FailureExpectation
@@ -53,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--expect-fail-task", help="expected failing task, as Ansible names it ('role : task')")
     run.add_argument("--expect-fail-message", help="substring of the expected failure message")
     run.set_defaults(func=_cmd_run)
+
+    mx = sub.add_parser("matrix", help="run scenario x ref cells, N at a time, and report them together")
+    mx.add_argument("--matrix", type=Path, help="matrix file (default: scenarios/matrix.yml)")
+    mx.add_argument("--only", action="append", default=[], help="shell pattern on scenario@ref (repeatable)")
+    mx.add_argument("-j", "--jobs", type=int, default=1, help="cells at a time (each fully isolated)")
+    mx.add_argument("--junit", type=Path, help="write one JUnit XML file, a testcase per cell")
+    mx.add_argument("--markdown", type=Path, help="write the table as Markdown")
+    mx.add_argument("--report-json", type=Path, help="write every cell's report, with expected and matches")
+    mx.set_defaults(func=_cmd_matrix)
 
     sub.add_parser("images", help="build the node images if their inputs changed").set_defaults(func=_cmd_images)
     sub.add_parser("list", help="list the scenarios").set_defaults(func=_cmd_list)
@@ -95,6 +106,27 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, console: Console) -> 
     if args.report_json:
         report.write_json(results, args.report_json)
     return 0 if all(r.matches for r in results) else EXIT_MISMATCH
+
+
+def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    if args.jobs < 1:
+        raise HarnessError(f"-j {args.jobs}: give at least one job")
+    cells = matrix.select(
+        matrix.load(args.matrix or settings.scenarios_dir / "matrix.yml", settings.scenarios_dir), args.only
+    )
+    out_dir = settings.runs_dir / f"matrix-{time.strftime('%Y%m%d-%H%M%S')}"
+    results = matrix.run(settings, cells, args.jobs, out_dir, progress=console.print)
+    report.print_matrix(console, results)
+    outputs = {
+        args.markdown: report.matrix_markdown(results),
+        args.junit: report.matrix_junit(results),
+        args.report_json: json.dumps([cell.as_dict() for cell in results], indent=2) + "\n",
+    }
+    for path, text in outputs.items():
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    return 0 if all(cell.matches for cell in results) else EXIT_MISMATCH
 
 
 def _cmd_images(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +85,62 @@ def print_table(console: Console, results: list[RunResult]) -> None:
 def _one_line(text: str, limit: int = 400) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+# --- the matrix: one row (or testcase) per cell ----------------------------------------------
+
+
+def matrix_markdown(cells: Sequence[Any]) -> str:
+    """A Markdown table of matrix cells (harness.matrix.CellResult)."""
+    lines = [
+        "| scenario | ref | sha | verdict | expected | matches | failed task | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for cell in cells:
+        report = cell.report
+        task = (report.get("failed_task") or "").replace("|", "\\|")
+        lines.append(
+            f"| {cell.spec.scenario} | {cell.spec.ref} | `{cell.sha[:12]}` | {cell.verdict} | {cell.expected} | "
+            f"{'yes' if cell.matches else '**NO**'} | {task} | {report.get('seconds', '')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def matrix_junit(cells: Sequence[Any]) -> str:
+    """One JUnit testsuite, a testcase per cell; a mismatch is a failure naming task, message and log."""
+    failures = sum(1 for cell in cells if not cell.matches)
+    suite = ET.Element("testsuite", name="kubespray-harness", tests=str(len(cells)), failures=str(failures))
+    for cell in cells:
+        report = cell.report
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=cell.spec.scenario,
+            name=f"{cell.spec.ref} ({cell.sha[:12]})",
+            time=str(report.get("seconds", 0)),
+        )
+        if not cell.matches:
+            failure = ET.SubElement(case, "failure", message=f"{cell.verdict}, expected {cell.expected}")
+            failure.text = (
+                f"task: {report.get('failed_task')}\nmessage: {report.get('failed_message')}\n"
+                f"log: {report.get('failed_log') or cell.log}\nrun dir: {report.get('run_dir')}\n"
+            )
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def print_matrix(console: Console, cells: Sequence[Any]) -> None:
+    table = Table(title="kubespray-harness matrix", show_edge=False)
+    for column in ("scenario", "ref", "sha", "verdict", "expected", "matches", "failed task", "seconds"):
+        table.add_column(column)
+    for cell in cells:
+        table.add_row(
+            cell.spec.scenario,
+            cell.spec.ref,
+            cell.sha[:12],
+            cell.verdict,
+            cell.expected,
+            "yes" if cell.matches else "[red]NO[/red]",
+            cell.report.get("failed_task") or "",
+            str(cell.report.get("seconds", "")),
+        )
+    console.print(table)

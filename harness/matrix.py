@@ -1,0 +1,177 @@
+"""The matrix: scenario x Kubespray ref, each cell one isolated `harness run` process.
+
+Cells run as separate processes, N at a time: each has its own run id, network,
+worktree, fact cache and run directory, and on Ctrl-C each cleans up after itself.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness import scenario as scenarios
+from harness.errors import HarnessError
+from harness.kubespray import source
+from harness.settings import Settings
+from harness.verdict import Verdict
+
+VERDICTS = tuple(v.value for v in Verdict)
+
+
+class CellSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scenario: str
+    ref: str
+    expect: Literal["passed", "expected-failure", "unexpected-failure", "unexpected-pass"] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.scenario}@{self.ref}"
+
+
+class MatrixFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cells: list[CellSpec]
+
+
+@dataclass
+class CellResult:
+    spec: CellSpec
+    expected: str
+    sha: str
+    expect_pass_flag: bool = False
+    report: dict[str, Any] = field(default_factory=dict)
+    exit_code: int | None = None
+    log: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return str(self.report.get("verdict") or "error")
+
+    @property
+    def matches(self) -> bool:
+        return self.verdict == self.expected
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.report,
+            "scenario": self.spec.scenario,
+            "ref": self.spec.ref,
+            "sha": self.sha,
+            "verdict": self.verdict,
+            "expected": self.expected,
+            "matches": self.matches,
+            "cell_log": self.log,
+        }
+
+
+def load(path: Path, scenarios_dir: Path) -> list[CellSpec]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise HarnessError(f"cannot read the matrix file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise HarnessError(f"{path} is not valid YAML: {exc}") from exc
+    try:
+        cells = MatrixFile.model_validate(data).cells
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise HarnessError(f"{path}: {where}: {error['msg']}") from exc
+    known = scenarios.available(scenarios_dir)
+    seen: set[tuple[str, str]] = set()
+    for cell in cells:
+        if cell.scenario not in known:
+            raise HarnessError(f"{path}: cell {cell.label}: unknown scenario (available: {', '.join(known)})")
+        if (cell.scenario, cell.ref) in seen:
+            raise HarnessError(f"{path}: cell {cell.label} is listed twice")
+        seen.add((cell.scenario, cell.ref))
+    return cells
+
+
+def select(cells: list[CellSpec], patterns: list[str]) -> list[CellSpec]:
+    """Cells whose `scenario@ref` label matches any shell pattern (all when none is given)."""
+    if not patterns:
+        return cells
+    chosen = [cell for cell in cells if any(fnmatch.fnmatch(cell.label, p) for p in patterns)]
+    if not chosen:
+        raise HarnessError(f"--only {' '.join(patterns)} matches no cell; cells are named scenario@ref")
+    return chosen
+
+
+def expected_verdict(settings: Settings, cell: CellSpec, sha: str) -> tuple[str, bool]:
+    """The verdict the cell should get, and whether its run must be told `--expect pass`
+    (the scenario states nothing for this ref)."""
+    from harness.runner import expectation_for  # the runner imports heavy modules
+
+    scenario = scenarios.load(settings.scenarios_dir, cell.scenario)
+    expectation = expectation_for(settings, scenario, cell.ref, sha)
+    if expectation is not None:
+        default = Verdict.PASSED.value if expectation.passes else Verdict.EXPECTED_FAILURE.value
+        return cell.expect or default, False
+    if cell.expect in (Verdict.PASSED.value, Verdict.UNEXPECTED_FAILURE.value):
+        return cell.expect, True
+    raise HarnessError(
+        f"cell {cell.label}: the scenario states no expectation for this ref; add one to its scenario.yml, "
+        "or give the cell `expect: passed` (or unexpected-failure)"
+    )
+
+
+def run(
+    settings: Settings, cells: list[CellSpec], jobs: int, out_dir: Path, progress: Callable[[str], None] = print
+) -> list[CellResult]:
+    """Resolve every ref first (moving refs get one sha for the whole matrix), then run."""
+    results = []
+    for cell in cells:
+        sha = source.resolve(settings, cell.ref)
+        expected, expect_pass_flag = expected_verdict(settings, cell, sha)
+        results.append(CellResult(cell, expected, sha, expect_pass_flag))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(lambda result: _run_cell(result, out_dir, progress), results))
+    return results
+
+
+def _run_cell(result: CellResult, out_dir: Path, progress: Callable[[str], None]) -> None:
+    stem = f"{result.spec.scenario}-{result.spec.ref}".replace("/", "_")
+    report, log = out_dir / f"{stem}.json", out_dir / f"{stem}.log"
+    # The sha, not the ref: a moving ref must not move between resolution and run.
+    argv = [
+        sys.executable,
+        "-m",
+        "harness",
+        "run",
+        result.spec.scenario,
+        "--ref",
+        result.sha,
+        "--report-json",
+        str(report),
+    ]
+    if result.expect_pass_flag:
+        argv += ["--expect", "pass"]
+    started = time.monotonic()
+    progress(f"start  {result.spec.label} ({result.sha[:12]}), log {log}")
+    with log.open("w") as out:
+        result.exit_code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
+    result.log = str(log)
+    if report.is_file():
+        result.report = json.loads(report.read_text())
+        result.report["ref"] = result.spec.ref
+    mark = "ok" if result.matches else "MISMATCH"
+    progress(
+        f"done   {result.spec.label}: {result.verdict} (expected {result.expected}) "
+        f"in {time.monotonic() - started:.0f}s  {mark}"
+    )

@@ -1,0 +1,96 @@
+"""The matrix file, cell selection, and the Markdown/JUnit writers on real reports.
+
+tests/data/matrix/scale-limit.reports.json is what `harness run scale-limit --ref 8f4b7f9f5
+--ref 6d4714b66 --ref a51e7dd07 --report-json` wrote on a real run, with the machine's runs
+directory replaced by RUNS_DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from harness import matrix, report
+from harness.errors import HarnessError
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "scenarios"
+REPORTS = json.loads((REPO / "tests" / "data" / "matrix" / "scale-limit.reports.json").read_text())
+EXPECTED = {"8f4b7f9f5": "expected-failure", "6d4714b66": "passed", "a51e7dd07": "expected-failure"}
+
+
+@pytest.fixture
+def cells() -> list[matrix.CellResult]:
+    return [
+        matrix.CellResult(
+            matrix.CellSpec(scenario="scale-limit", ref=r["ref"]),
+            EXPECTED[r["ref"]],
+            r["sha"],
+            report=r,
+            log="cell.log",
+        )
+        for r in REPORTS
+    ]
+
+
+def _matrix_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "matrix.yml"
+    path.write_text(text)
+    return path
+
+
+def test_the_project_matrix_loads_with_both_scenarios() -> None:
+    cells = matrix.load(SCENARIOS / "matrix.yml", SCENARIOS)
+    assert {cell.scenario for cell in cells} == {"upgrade-node-based", "scale-limit"}
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("cells:\n  - {scenario: nope, ref: v1}\n", "cell nope@v1: unknown scenario"),
+        ("cells:\n  - {scenario: scale-limit, ref: v1}\n  - {scenario: scale-limit, ref: v1}\n", "listed twice"),
+        ("cells:\n  - {scenario: scale-limit, ref: v1, expect: maybe}\n", "cells.0.expect"),
+        ("cells:\n  - {scenario: scale-limit}\n", "cells.0.ref"),
+        ("cells: [unclosed\n", "is not valid YAML"),
+    ],
+)
+def test_bad_matrix_file_is_refused_naming_the_problem(tmp_path: Path, text: str, problem: str) -> None:
+    with pytest.raises(HarnessError, match=problem):
+        matrix.load(_matrix_file(tmp_path, text), SCENARIOS)
+
+
+def test_only_selects_cells_by_scenario_at_ref_pattern() -> None:
+    cells = matrix.load(SCENARIOS / "matrix.yml", SCENARIOS)
+    assert [c.label for c in matrix.select(cells, ["scale-limit@*"])] == [
+        "scale-limit@8f4b7f9f5",
+        "scale-limit@6d4714b66",
+    ]
+    with pytest.raises(HarnessError, match="matches no cell"):
+        matrix.select(cells, ["nothing@*"])
+
+
+def test_a_cell_matches_only_when_its_verdict_is_the_expected_one(cells) -> None:
+    assert [cell.matches for cell in cells] == [True, True, False]  # a51e7dd07 failed elsewhere
+
+
+def test_markdown_has_a_row_per_cell_with_sha_verdict_and_escaped_task(cells) -> None:
+    text = report.matrix_markdown(cells)
+    rows = text.strip().splitlines()[2:]
+    assert len(rows) == 3
+    assert "`8f4b7f9f5d91`" in rows[0] and "expected-failure" in rows[0]
+    assert "Hosts \\| create hosts list from inventory" in rows[0]
+    assert "**NO**" in rows[2] and "unexpected-failure" in rows[2]
+
+
+def test_junit_has_a_testcase_per_cell_and_a_failure_naming_task_message_and_log(cells) -> None:
+    suite = ET.fromstring(report.matrix_junit(cells))
+    cases = suite.findall("testcase")
+    assert suite.get("tests") == "3" and suite.get("failures") == "1"
+    failed = [case for case in cases if case.find("failure") is not None]
+    assert [case.get("name")[:9] for case in failed] == ["a51e7dd07"]
+    text = failed[0].find("failure").text
+    assert "Stop if any host not in '--limit' does not have a fact cache" in text
+    assert "TemplateSyntaxError" in text and "02-scale-kw-3.log" in text
