@@ -29,7 +29,7 @@ scenario-scale: setup
 
 JOBS ?= 1
 matrix: setup
-	$(BIN)/harness matrix -j $(JOBS) --markdown runs/matrix.md --junit runs/matrix-junit.xml --report-json runs/matrix.json
+	$(BIN)/harness matrix -j $(JOBS) --markdown runs/matrix.md --junit runs/matrix-junit.xml --html runs/matrix.html --report-json runs/matrix.json
 
 test: setup
 	$(BIN)/pytest tests

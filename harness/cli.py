@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     mx.add_argument("-j", "--jobs", type=int, default=1, help="cells at a time (each fully isolated)")
     mx.add_argument("--junit", type=Path, help="write one JUnit XML file, a testcase per cell")
     mx.add_argument("--markdown", type=Path, help="write the table as Markdown")
+    mx.add_argument("--html", type=Path, help="write a self-contained HTML report")
     mx.add_argument("--report-json", type=Path, help="write every cell's report, with expected and matches")
     mx.set_defaults(func=_cmd_matrix)
 
@@ -120,6 +121,7 @@ def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) 
     outputs = {
         args.markdown: report.matrix_markdown(results),
         args.junit: report.matrix_junit(results),
+        args.html: report.matrix_html(results) if args.html else "",
         args.report_json: json.dumps([cell.as_dict() for cell in results], indent=2) + "\n",
     }
     for path, text in outputs.items():

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from rich.console import Console
 from rich.table import Table
 
@@ -144,3 +147,76 @@ def print_matrix(console: Console, cells: Sequence[Any]) -> None:
             str(cell.report.get("seconds", "")),
         )
     console.print(table)
+
+
+# --- the matrix as one self-contained HTML page ---------------------------------------------
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def matrix_html(cells: Sequence[Any]) -> str:
+    views = [_cell_view(cell) for cell in cells]
+    return _TEMPLATES.get_template("matrix.html.j2").render(
+        cells=views,
+        mismatches=sum(1 for view in views if not view["matches"]),
+        generated=time.strftime("%Y-%m-%d %H:%M %Z"),
+    )
+
+
+def _cell_view(cell: Any) -> dict[str, Any]:
+    report = cell.report
+    run_dir = Path(report["run_dir"]) if report.get("run_dir") else None
+    return {
+        "anchor": re.sub(r"[^A-Za-z0-9-]", "-", f"{cell.spec.scenario}-{cell.spec.ref}"),
+        "scenario": cell.spec.scenario,
+        "ref": cell.spec.ref,
+        "sha": cell.sha,
+        "verdict": cell.verdict,
+        "expected": cell.expected,
+        "matches": cell.matches,
+        "seconds": report.get("seconds", ""),
+        "run_dir": report.get("run_dir") or cell.log,
+        "steps": report.get("steps", []),
+        "failed_step": report.get("failed_step"),
+        "failed_task": report.get("failed_task"),
+        "failed_host": report.get("failed_host"),
+        "failed_message": report.get("failed_message") or "",
+        "failed_log": report.get("failed_log") or cell.log,
+        "excerpt": log_excerpt(Path(report["failed_log"]), report.get("failed_task") or "")
+        if report.get("failed_log")
+        else [],
+        "artifacts": node_artifacts(run_dir) if run_dir else [],
+    }
+
+
+def log_excerpt(log: Path, task: str, before: int = 12, after: int = 25) -> list[tuple[str, bool]]:
+    """Lines of an ansible-playbook log around `TASK [task]`; failure lines marked."""
+    if not log.is_file():
+        return []
+    lines = log.read_text(errors="replace").splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(f"TASK [{task}]")]
+    if not starts:
+        return []
+    failing = next((i for i in starts if any(_is_failure(line) for line in lines[i : i + after])), starts[-1])
+    window = lines[max(0, failing - before) : failing + after]
+    return [(line, _is_failure(line)) for line in window]
+
+
+def _is_failure(line: str) -> bool:
+    return line.startswith(("fatal:", "failed:"))
+
+
+def node_artifacts(run_dir: Path) -> list[tuple[str, list[tuple[str, str]]]]:
+    """What each node held at the end: (node, [(file name, content)])."""
+    root = run_dir / "artifacts"
+    if not root.is_dir():
+        return []
+    return [
+        (node.name, [(file.name, file.read_text(errors="replace")) for file in sorted(node.iterdir())])
+        for node in sorted(root.iterdir())
+        if node.is_dir()
+    ]

@@ -94,3 +94,21 @@ def test_junit_has_a_testcase_per_cell_and_a_failure_naming_task_message_and_log
     text = failed[0].find("failure").text
     assert "Stop if any host not in '--limit' does not have a fact cache" in text
     assert "TemplateSyntaxError" in text and "02-scale-kw-3.log" in text
+
+
+def test_html_report_shows_verdicts_failing_task_with_its_output_and_node_files(cells) -> None:
+    # The buggy cell's run directory as recorded (tests/data/matrix/run-8f4b7f9f5: its failing
+    # step's log and kw-3's /etc/hosts), in place of the machine's runs directory.
+    recorded = REPO / "tests" / "data" / "matrix" / "run-8f4b7f9f5"
+    buggy = cells[0]
+    buggy.report = {**buggy.report, "run_dir": str(recorded), "failed_log": str(recorded / "logs/02-scale-kw-3.log")}
+
+    html = report.matrix_html(cells)
+
+    assert html.count('class="badge ok"') >= 2 and 'class="badge no"' in html
+    assert 'id="scale-limit-8f4b7f9f5"' in html and 'href="#scale-limit-a51e7dd07"' in html
+    assert "TASK [kubernetes/preinstall : Hosts | create hosts list from inventory]" in html
+    assert '<span class="hit">fatal: [kw-3 -&gt; localhost]: FAILED!' in html
+    kw3_hosts = (recorded / "artifacts" / "kw-3" / "hosts").read_text()
+    assert kw3_hosts.splitlines()[-1] in html  # kw-3's /etc/hosts, as the node held it (no block yet)
+    assert "<script" not in html  # self-contained and static
