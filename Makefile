@@ -43,6 +43,9 @@ test-integration: setup
 lint: setup
 	$(BIN)/ruff check harness tests scenarios
 	$(BIN)/ruff format --check harness tests scenarios
+	$(BIN)/yamllint -s scenarios images .github .yamllint.yml
+	$(BIN)/ansible-lint --offline scenarios/shared/prepare.yml scenarios/shared/converge.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/nightly.yml
 
 clean-runs:
 	rm -rf runs

@@ -64,7 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     mx.add_argument("--markdown", type=Path, help="write the table as Markdown")
     mx.add_argument("--html", type=Path, help="write a self-contained HTML report")
     mx.add_argument("--report-json", type=Path, help="write every cell's report, with expected and matches")
+    mx.add_argument(
+        "--list", action="store_true", help="print the selected cells as JSON and exit (for CI job matrices)"
+    )
     mx.set_defaults(func=_cmd_matrix)
+
+    mr = sub.add_parser("matrix-report", help="combine the --report-json files of matrix runs into one report")
+    mr.add_argument("reports", nargs="+", type=Path)
+    mr.add_argument("--junit", type=Path)
+    mr.add_argument("--markdown", type=Path)
+    mr.add_argument("--html", type=Path)
+    mr.set_defaults(func=_cmd_matrix_report)
 
     sub.add_parser("images", help="build the node images if their inputs changed").set_defaults(func=_cmd_images)
     sub.add_parser("list", help="list the scenarios").set_defaults(func=_cmd_list)
@@ -115,20 +125,34 @@ def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) 
     cells = matrix.select(
         matrix.load(args.matrix or settings.scenarios_dir / "matrix.yml", settings.scenarios_dir), args.only
     )
+    if args.list:
+        print(json.dumps([{"label": c.label, "scenario": c.scenario, "ref": c.ref} for c in cells]))
+        return 0
     out_dir = settings.runs_dir / f"matrix-{time.strftime('%Y%m%d-%H%M%S')}"
     results = matrix.run(settings, cells, args.jobs, out_dir, progress=console.print)
+    if args.report_json:
+        _write(args.report_json, json.dumps([cell.as_dict() for cell in results], indent=2) + "\n")
+    return _matrix_outputs(console, results, args)
+
+
+def _cmd_matrix_report(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    return _matrix_outputs(console, matrix.read_reports(args.reports), args)
+
+
+def _matrix_outputs(console: Console, results: list[matrix.CellResult], args: argparse.Namespace) -> int:
     report.print_matrix(console, results)
-    outputs = {
-        args.markdown: report.matrix_markdown(results),
-        args.junit: report.matrix_junit(results),
-        args.html: report.matrix_html(results) if args.html else "",
-        args.report_json: json.dumps([cell.as_dict() for cell in results], indent=2) + "\n",
-    }
-    for path, text in outputs.items():
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
+    if args.markdown:
+        _write(args.markdown, report.matrix_markdown(results))
+    if args.junit:
+        _write(args.junit, report.matrix_junit(results))
+    if args.html:
+        _write(args.html, report.matrix_html(results))
     return 0 if all(cell.matches for cell in results) else EXIT_MISMATCH
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 def _cmd_images(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -65,6 +65,12 @@ class CellResult:
     def matches(self) -> bool:
         return self.verdict == self.expected
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CellResult:
+        """A cell back from its JSON (`harness matrix --report-json`), e.g. one CI job's."""
+        spec = CellSpec(scenario=data["scenario"], ref=data["ref"])
+        return cls(spec, data["expected"], data["sha"], report=data, log=data.get("cell_log", ""))
+
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.report,
@@ -175,3 +181,19 @@ def _run_cell(result: CellResult, out_dir: Path, progress: Callable[[str], None]
         f"done   {result.spec.label}: {result.verdict} (expected {result.expected}) "
         f"in {time.monotonic() - started:.0f}s  {mark}"
     )
+
+
+def read_reports(paths: list[Path]) -> list[CellResult]:
+    """Cells from one or more `--report-json` files of `harness matrix`, in order."""
+    cells = []
+    for path in paths:
+        try:
+            entries = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise HarnessError(f"cannot read matrix report {path}: {exc}") from exc
+        if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and e.get("expected") in VERDICTS and "sha" in e for e in entries
+        ):
+            raise HarnessError(f"{path} is not a matrix report (a list of cells from harness matrix --report-json)")
+        cells += [CellResult.from_dict(entry) for entry in entries]
+    return cells

@@ -112,3 +112,25 @@ def test_html_report_shows_verdicts_failing_task_with_its_output_and_node_files(
     kw3_hosts = (recorded / "artifacts" / "kw-3" / "hosts").read_text()
     assert kw3_hosts.splitlines()[-1] in html  # kw-3's /etc/hosts, as the node held it (no block yet)
     assert "<script" not in html  # self-contained and static
+
+
+def test_matrix_reports_round_trip_through_json(cells, tmp_path: Path) -> None:
+    path = tmp_path / "cells.json"
+    path.write_text(json.dumps([cell.as_dict() for cell in cells]))
+    again = matrix.read_reports([path])
+    assert [(c.spec.label, c.sha, c.verdict, c.expected, c.matches) for c in again] == [
+        (c.spec.label, c.sha, c.verdict, c.expected, c.matches) for c in cells
+    ]
+
+
+def test_a_run_report_is_not_taken_for_a_matrix_report() -> None:
+    with pytest.raises(HarnessError, match="is not a matrix report"):
+        matrix.read_reports([REPO / "tests" / "data" / "matrix" / "scale-limit.reports.json"])
+
+
+def test_matrix_list_prints_cells_for_a_ci_job_matrix(capsys) -> None:
+    from harness import cli
+
+    assert cli.main(["matrix", "--list", "--only", "scale-limit@*"]) == 0
+    cells = json.loads(capsys.readouterr().out)
+    assert [cell["label"] for cell in cells] == ["scale-limit@8f4b7f9f5", "scale-limit@6d4714b66"]
