@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.live import Live
 
 from harness import context as run_context
 from harness import images, matrix, report, runner, steps
@@ -129,7 +130,13 @@ def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) 
         print(json.dumps([{"label": c.label, "scenario": c.scenario, "ref": c.ref} for c in cells]))
         return 0
     out_dir = settings.runs_dir / f"matrix-{time.strftime('%Y%m%d-%H%M%S')}"
-    results = matrix.run(settings, cells, args.jobs, out_dir, progress=console.print)
+    planned = matrix.plan(settings, cells)
+    if console.is_terminal:  # a live table; in logs, a line per start and end
+        with Live(report.matrix_progress(planned), console=console, refresh_per_second=1) as live:
+            results = matrix.run(planned, args.jobs, out_dir, progress=lambda _: None)
+            live.update(report.matrix_progress(planned))
+    else:
+        results = matrix.run(planned, args.jobs, out_dir, progress=console.print)
     if args.report_json:
         _write(args.report_json, json.dumps([cell.as_dict() for cell in results], indent=2) + "\n")
     return _matrix_outputs(console, results, args)

@@ -56,6 +56,15 @@ class CellResult:
     report: dict[str, Any] = field(default_factory=dict)
     exit_code: int | None = None
     log: str = ""
+    state: str = "queued"  # queued -> running -> done
+    started: float = 0.0
+    finished: float = 0.0
+
+    @property
+    def elapsed(self) -> float:
+        if not self.started:
+            return 0.0
+        return (self.finished or time.monotonic()) - self.started
 
     @property
     def verdict(self) -> str:
@@ -136,19 +145,24 @@ def expected_verdict(settings: Settings, cell: CellSpec, sha: str) -> tuple[str,
     )
 
 
-def run(
-    settings: Settings, cells: list[CellSpec], jobs: int, out_dir: Path, progress: Callable[[str], None] = print
-) -> list[CellResult]:
-    """Resolve every ref first (moving refs get one sha for the whole matrix), then run."""
+def plan(settings: Settings, cells: list[CellSpec]) -> list[CellResult]:
+    """Resolve every ref first, so a moving ref gets one sha for the whole matrix."""
     results = []
     for cell in cells:
         sha = source.resolve(settings, cell.ref)
         expected, expect_pass_flag = expected_verdict(settings, cell, sha)
         results.append(CellResult(cell, expected, sha, expect_pass_flag))
+    return results
+
+
+def run(
+    planned: list[CellResult], jobs: int, out_dir: Path, progress: Callable[[str], None] = print
+) -> list[CellResult]:
+    """Run the planned cells, `jobs` at a time; each result's state follows along."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(lambda result: _run_cell(result, out_dir, progress), results))
-    return results
+        list(pool.map(lambda result: _run_cell(result, out_dir, progress), planned))
+    return planned
 
 
 def _run_cell(result: CellResult, out_dir: Path, progress: Callable[[str], None]) -> None:
@@ -168,7 +182,7 @@ def _run_cell(result: CellResult, out_dir: Path, progress: Callable[[str], None]
     ]
     if result.expect_pass_flag:
         argv += ["--expect", "pass"]
-    started = time.monotonic()
+    result.state, result.started = "running", time.monotonic()
     progress(f"start  {result.spec.label} ({result.sha[:12]}), log {log}")
     with log.open("w") as out:
         result.exit_code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
@@ -176,10 +190,10 @@ def _run_cell(result: CellResult, out_dir: Path, progress: Callable[[str], None]
     if report.is_file():
         result.report = json.loads(report.read_text())
         result.report["ref"] = result.spec.ref
+    result.state, result.finished = "done", time.monotonic()
     mark = "ok" if result.matches else "MISMATCH"
     progress(
-        f"done   {result.spec.label}: {result.verdict} (expected {result.expected}) "
-        f"in {time.monotonic() - started:.0f}s  {mark}"
+        f"done   {result.spec.label}: {result.verdict} (expected {result.expected}) in {result.elapsed:.0f}s  {mark}"
     )
 
 

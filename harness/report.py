@@ -220,3 +220,30 @@ def node_artifacts(run_dir: Path) -> list[tuple[str, list[tuple[str, str]]]]:
         for node in sorted(root.iterdir())
         if node.is_dir()
     ]
+
+
+class _MatrixProgress:
+    """Renders the cells' live state each time rich refreshes the display."""
+
+    def __init__(self, cells: Sequence[Any]) -> None:
+        self._cells = cells
+
+    def __rich__(self) -> Table:
+        table = Table(title="kubespray-harness matrix", show_edge=False)
+        for column in ("cell", "sha", "state", "elapsed", "verdict", "expected"):
+            table.add_column(column)
+        for cell in self._cells:
+            verdict = "" if cell.state != "done" else cell.verdict if cell.matches else f"[red]{cell.verdict}[/red]"
+            table.add_row(
+                cell.spec.label,
+                cell.sha[:12],
+                cell.state,
+                f"{cell.elapsed:.0f}s" if cell.started else "",
+                verdict,
+                cell.expected,
+            )
+        return table
+
+
+def matrix_progress(cells: Sequence[Any]) -> _MatrixProgress:
+    return _MatrixProgress(cells)

@@ -134,3 +134,19 @@ def test_matrix_list_prints_cells_for_a_ci_job_matrix(capsys) -> None:
     assert cli.main(["matrix", "--list", "--only", "scale-limit@*"]) == 0
     cells = json.loads(capsys.readouterr().out)
     assert [cell["label"] for cell in cells] == ["scale-limit@8f4b7f9f5", "scale-limit@6d4714b66"]
+
+
+def test_live_progress_shows_each_cell_state_and_verdict_once_done(cells) -> None:
+    from rich.console import Console
+
+    cells[0].state, cells[1].state = "done", "running"
+    cells[0].started = cells[1].started = 1.0
+    cells[0].finished = 61.0
+    console = Console(record=True, width=200)
+    console.print(report.matrix_progress(cells))
+    text = console.export_text()
+    rows = {line.split()[0]: line for line in text.splitlines() if line.strip().startswith("scale-limit@")}
+    assert "done" in rows["scale-limit@8f4b7f9f5"] and "60s" in rows["scale-limit@8f4b7f9f5"]
+    assert "expected-failure" in rows["scale-limit@8f4b7f9f5"]
+    assert "running" in rows["scale-limit@6d4714b66"]
+    assert "queued" in rows["scale-limit@a51e7dd07"]
