@@ -144,9 +144,10 @@ def read_node_file(client: docker.DockerClient, container: str, path: str) -> st
 
 def authorize_ssh_key(client: docker.DockerClient, container: str, public_key: str) -> None:
     """Let the holder of the run's key log in to the node as root."""
+    # $HOME: the node's root home, as `docker exec` sets it for the image's user.
     script = (
-        "umask 077 && mkdir -p /root/.ssh && touch /root/.ssh/authorized_keys && "
-        'grep -qxF "$1" /root/.ssh/authorized_keys || printf "%s\\n" "$1" >> /root/.ssh/authorized_keys'
+        'keys="$HOME/.ssh/authorized_keys" && umask 077 && mkdir -p "$HOME/.ssh" && touch "$keys" && '
+        '{ grep -qxF "$1" "$keys" || printf "%s\\n" "$1" >> "$keys"; }'
     )
     exit_code, output = client.containers.get(container).exec_run(["sh", "-c", script, "authorize", public_key.strip()])
     if exit_code != 0:
