@@ -18,7 +18,7 @@ from pathlib import Path
 from harness import images, inventory
 from harness.errors import HarnessError
 from harness.kubespray import source, venv
-from harness.settings import Settings
+from harness.settings import PROJECT_ROOT, Settings
 
 CONTEXT_FILE = "context.json"
 CONNECTIONS = ("ssh", "docker")
@@ -36,6 +36,9 @@ class RunContext:
     node_image: str
     lb_image: str
     connection: str = "ssh"
+    scenarios_dir: Path = PROJECT_ROOT / "scenarios"
+    # Changes applied to the worktree on top of the sha (--patch, --cherry-pick).
+    changes: tuple[str, ...] = ()
 
     @property
     def network(self) -> str:
@@ -67,7 +70,7 @@ class RunContext:
         return self.run_dir / "steps.jsonl"
 
     def save(self) -> None:
-        data = {key: str(value) for key, value in asdict(self).items()}
+        data = {key: value if key == "changes" else str(value) for key, value in asdict(self).items()}
         (self.run_dir / CONTEXT_FILE).write_text(json.dumps(data, indent=2) + "\n")
 
     @classmethod
@@ -76,8 +79,10 @@ class RunContext:
         if not path.is_file():
             raise HarnessError(f"no run context at {path}: start runs with `harness run SCENARIO --ref REF`")
         data = json.loads(path.read_text())
-        for key in ("run_dir", "worktree", "venv"):
-            data[key] = Path(data[key])
+        for key in ("run_dir", "worktree", "venv", "scenarios_dir"):
+            if key in data:
+                data[key] = Path(data[key])
+        data["changes"] = tuple(data.get("changes", ()))
         return cls(**data)
 
     def molecule_env(self) -> dict[str, str]:
@@ -87,6 +92,7 @@ class RunContext:
             "HARNESS_RUN_DIR": str(self.run_dir),
             "HARNESS_NODE_IMAGE": self.node_image,
             "HARNESS_LB_IMAGE": self.lb_image,
+            "HARNESS_SCENARIOS_DIR": str(self.scenarios_dir),
         }
 
 
@@ -94,18 +100,29 @@ def new_run_id() -> str:
     return secrets.token_hex(4)
 
 
-def prepare(settings: Settings, scenario: str, ref: str, run_dir: Path, run_id: str, log=print) -> RunContext:
-    """Resolve the ref, check out its worktree, ensure its venv and the images."""
+def prepare(
+    settings: Settings,
+    scenario: str,
+    ref: str,
+    run_dir: Path,
+    run_id: str,
+    log=print,
+    changes: tuple[source.Change, ...] = (),
+) -> RunContext:
+    """Resolve the ref, check out its worktree (with the changes applied), ensure its venv and the images."""
     if settings.connection not in CONNECTIONS:
         raise HarnessError(f"HARNESS_CONNECTION={settings.connection!r} is not one of {', '.join(CONNECTIONS)}")
     sha = source.resolve(settings, ref)
     node_images = images.ensure_images(settings, log)
     run_dir.mkdir(parents=True, exist_ok=True)
     worktree = run_dir / "kubespray"
-    if (worktree / ".git").exists() and source.worktree_sha(worktree) != sha:
+    if (worktree / ".git").exists() and (changes or source.worktree_sha(worktree) != sha):
         source.remove_worktree(settings, worktree)  # a standalone Molecule run on another ref
     if not (worktree / ".git").exists():
         source.add_worktree(settings, sha, worktree)
+        for change in changes:
+            log(f"applying {change.describe()}")
+            source.apply_change(worktree, change)
     context = RunContext(
         scenario=scenario,
         ref=ref,
@@ -117,6 +134,8 @@ def prepare(settings: Settings, scenario: str, ref: str, run_dir: Path, run_id: 
         node_image=node_images.node,
         lb_image=node_images.lb,
         connection=settings.connection,
+        scenarios_dir=settings.scenarios_dir,
+        changes=tuple(change.describe() for change in changes),
     )
     if context.connection == "ssh":
         _new_ssh_key(context.ssh_key)

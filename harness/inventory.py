@@ -59,7 +59,11 @@ def network_name(run_id: str) -> str:
 
 
 def hosts_document(
-    scenario: Scenario, run_id: str, ssh: SshAccess | None = None, step: Step | None = None
+    scenario: Scenario,
+    run_id: str,
+    ssh: SshAccess | None = None,
+    step: Step | None = None,
+    addresses: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """hosts.yml at a step; without `ssh`, hosts are reached with `docker exec` by container name."""
     nodes = scenario.kubespray_nodes(step)
@@ -75,6 +79,8 @@ def hosts_document(
     else:
         connection_vars = ssh.connection_vars()
         hosts = {node.name: {"ansible_host": ssh.addresses[node.name]} for node in nodes}
+    for node in nodes:  # the connection is the harness's: host vars never override it
+        hosts[node.name] = {**render_placeholders(node.host_vars, addresses or {}), **hosts[node.name]}
     return {
         "all": {
             "vars": connection_vars,
@@ -127,5 +133,5 @@ def write_inventory(
         rendered = render_placeholders(variables, addresses)
         (target / "zz-scenario.yml").write_text(yaml.safe_dump(rendered, sort_keys=False))
     hosts = directory / "hosts.yml"
-    hosts.write_text(yaml.safe_dump(hosts_document(scenario, run_id, ssh, step), sort_keys=False))
+    hosts.write_text(yaml.safe_dump(hosts_document(scenario, run_id, ssh, step, addresses), sort_keys=False))
     return hosts

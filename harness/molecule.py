@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.context import RunContext
-from harness.settings import PROJECT_ROOT
 
 # The lifecycle as data: verify runs only when every step before it passed;
 # destroy always runs, separately, in the runner's finally.
@@ -32,7 +31,7 @@ def molecule_env(context: RunContext) -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)  # molecule calls ansible-config from PATH
     env.update(
         PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-        MOLECULE_GLOB="scenarios/*/molecule.yml",
+        MOLECULE_GLOB=f"{context.scenarios_dir.name}/*/molecule.yml",
         # Molecule's own state per run, so parallel runs never share it.
         MOLECULE_EPHEMERAL_DIRECTORY=str(context.run_dir / "molecule"),
         ANSIBLE_FORCE_COLOR="0",
@@ -53,7 +52,7 @@ def run_action(context: RunContext, action: str) -> ActionResult:
         # so nothing creates a container after the cleanup ran.
         process = subprocess.Popen(
             argv,
-            cwd=PROJECT_ROOT,
+            cwd=context.scenarios_dir.parent,
             env=molecule_env(context),
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -16,10 +16,13 @@ from harness.errors import HarnessError
 ROLE_GROUPS: dict[str, list[str]] = {
     "control-plane": ["kube_control_plane", "etcd"],
     "worker": ["kube_node"],
+    "etcd": ["etcd"],
     "loadbalancer": [],
 }
 KUBESPRAY_GROUPS = {"all", "k8s_cluster", "kube_control_plane", "etcd", "kube_node", "calico_rr"}
 NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$"
+# Node names are hostnames (a report's hosts keep theirs): dots allowed, 40 characters at most.
+NODE_NAME_RE = r"^[a-z0-9]([a-z0-9.-]{0,38}[a-z0-9])?$"
 
 
 class Strict(BaseModel):
@@ -27,15 +30,20 @@ class Strict(BaseModel):
 
 
 class Node(Strict):
-    name: str = Field(pattern=NAME_RE)
-    role: Literal["control-plane", "worker", "loadbalancer"]
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(pattern=NODE_NAME_RE)
+    role: Literal["control-plane", "worker", "etcd", "loadbalancer"]
     # The step at which the node enters Kubespray's inventory (e.g. the scale
     # step of a node being added); before it, the node runs but is no cluster host.
     joins_at: str | None = None
+    # Kubespray groups when they are not the role's (a bug report's inventory).
+    explicit_groups: list[str] | None = Field(default=None, alias="groups")
+    host_vars: dict[str, object] = Field(default_factory=dict)
 
     @property
     def groups(self) -> list[str]:
-        return ROLE_GROUPS[self.role]
+        return ROLE_GROUPS[self.role] if self.explicit_groups is None else self.explicit_groups
 
 
 class Step(Strict):
@@ -44,6 +52,7 @@ class Step(Strict):
     phase: Literal["prepare", "converge"] = "converge"
     limit: str | None = None
     tags: list[str] | None = None  # None: the scenario's tags
+    skip_tags: list[str] | None = None
     extra_vars: dict[str, object] = Field(default_factory=dict)
 
 
@@ -94,16 +103,15 @@ class Scenario(Strict):
             raise ValueError(f"step names must be unique: {', '.join(step_names)}")
         if not any(node.role == "control-plane" for node in self.nodes):
             raise ValueError("no node has role control-plane")
+        known_groups = KUBESPRAY_GROUPS | {group for node in self.nodes for group in node.groups}
         for group in self.group_vars:
-            if group not in KUBESPRAY_GROUPS:
-                raise ValueError(
-                    f"group_vars for unknown group {group!r} (known: {', '.join(sorted(KUBESPRAY_GROUPS))})"
-                )
+            if group not in known_groups:
+                raise ValueError(f"group_vars for unknown group {group!r} (known: {', '.join(sorted(known_groups))})")
         for node in self.nodes:
             if node.joins_at is not None and node.joins_at not in step_names:
                 raise ValueError(f"node {node.name!r}: joins_at {node.joins_at!r} is not a step of this scenario")
         for step in self.steps:
-            known = {node.name for node in self.kubespray_nodes(step)} | KUBESPRAY_GROUPS
+            known = {node.name for node in self.kubespray_nodes(step)} | known_groups
             if step.limit and not _limit_names_known(step.limit, known):
                 raise ValueError(
                     f"step {step.name!r}: --limit {step.limit!r} names no node or group in that step's inventory"

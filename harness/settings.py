@@ -24,6 +24,8 @@ class Settings:
     debian_mirror: str  # empty: debootstrap's own default
     keep_worktree: bool
     connection: str = "ssh"  # ssh | docker: how Kubespray's Ansible reaches the nodes
+    # Where scenario folders live; `harness repro` points it at the folder it writes.
+    scenarios_dir: Path = PROJECT_ROOT / "scenarios"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -36,11 +38,8 @@ class Settings:
             debian_mirror=env.get("HARNESS_DEBIAN_MIRROR", ""),
             keep_worktree=env.get("HARNESS_KEEP_WORKTREE", "") not in ("", "0", "false"),
             connection=env.get("HARNESS_CONNECTION") or "ssh",
+            scenarios_dir=Path(env.get("HARNESS_SCENARIOS_DIR") or PROJECT_ROOT / "scenarios").resolve(),
         )
-
-    @property
-    def scenarios_dir(self) -> Path:
-        return PROJECT_ROOT / "scenarios"
 
     @property
     def images_dir(self) -> Path:

@@ -70,6 +70,8 @@ def playbook_argv(context: RunContext, scenario: Scenario, step: Step, hosts_fil
     tags = scenario.step_tags(step)
     if tags:
         argv += ["--tags", ",".join(tags)]
+    if step.skip_tags:
+        argv += ["--skip-tags", ",".join(step.skip_tags)]
     if step.extra_vars:
         argv += ["-e", json.dumps(step.extra_vars)]
     return argv

@@ -18,6 +18,7 @@ from testinfra.utils.ansible_runner import AnsibleRunner
 
 from harness import scenario as scenarios
 
+KUBESPRAY_DEFAULT_NAME = "lb-apiserver.kubernetes.local"
 sys.path.insert(0, str(Path(__file__).parent / "shared"))
 
 
@@ -63,12 +64,14 @@ def loadbalancer_address(molecule_inventory: str) -> str:
 @pytest.fixture(scope="session")
 def scenario() -> scenarios.Scenario:
     """The scenario under test, as scenario.yml declares it."""
-    return scenarios.load(Path(__file__).parent, os.environ["MOLECULE_SCENARIO_NAME"])
+    scenarios_dir = Path(os.environ.get("HARNESS_SCENARIOS_DIR") or Path(__file__).parent)
+    return scenarios.load(scenarios_dir, os.environ["MOLECULE_SCENARIO_NAME"])
 
 
 @pytest.fixture(scope="session")
 def apiserver_domain_name(scenario: scenarios.Scenario) -> str:
-    return str(scenario.group_vars["all"]["apiserver_loadbalancer_domain_name"])
+    # Kubespray's default when the inventory does not set it.
+    return str(scenario.group_vars.get("all", {}).get("apiserver_loadbalancer_domain_name", KUBESPRAY_DEFAULT_NAME))
 
 
 @pytest.fixture(scope="session")

@@ -30,11 +30,3 @@ def test_inventory_block_maps_each_host_to_its_address_and_names(host, hosts_kno
         assert entry and entry[0][0] == address and f"{name}.cluster.local" in entry[0], (
             f"{name} should be '{address} {name}.cluster.local {name}'; /etc/hosts:\n{content}"
         )
-
-
-def test_apiserver_domain_name_maps_to_the_loadbalancer(host, apiserver_domain_name, loadbalancer_address):
-    content = host.file("/etc/hosts").content_string
-    names = etchosts.entry_for_address(content, loadbalancer_address)
-    assert apiserver_domain_name in names, (
-        f"expected '{loadbalancer_address} {apiserver_domain_name}'; /etc/hosts:\n{content}"
-    )
