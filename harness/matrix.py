@@ -53,6 +53,7 @@ class CellResult:
     expected: str
     sha: str
     expect_pass_flag: bool = False
+    change_args: list[str] = field(default_factory=list)  # --patch F / --cherry-pick SHA for `harness run`
     report: dict[str, Any] = field(default_factory=dict)
     exit_code: int | None = None
     log: str = ""
@@ -145,13 +146,19 @@ def expected_verdict(settings: Settings, cell: CellSpec, sha: str) -> tuple[str,
     )
 
 
-def plan(settings: Settings, cells: list[CellSpec]) -> list[CellResult]:
-    """Resolve every ref first, so a moving ref gets one sha for the whole matrix."""
+def plan(settings: Settings, cells: list[CellSpec], changes: tuple[source.Change, ...] = ()) -> list[CellResult]:
+    """Resolve every ref first, so a moving ref gets one sha for the whole matrix.
+
+    With changes (a fix under test) every cell is expected to pass unless it says otherwise."""
+    change_args = [arg for change in changes for arg in (f"--{change.kind}", change.target)]
     results = []
     for cell in cells:
         sha = source.resolve(settings, cell.ref)
-        expected, expect_pass_flag = expected_verdict(settings, cell, sha)
-        results.append(CellResult(cell, expected, sha, expect_pass_flag))
+        if changes:
+            expected, expect_pass_flag = cell.expect or Verdict.PASSED.value, False
+        else:
+            expected, expect_pass_flag = expected_verdict(settings, cell, sha)
+        results.append(CellResult(cell, expected, sha, expect_pass_flag, change_args))
     return results
 
 
@@ -182,6 +189,7 @@ def _run_cell(result: CellResult, out_dir: Path, progress: Callable[[str], None]
     ]
     if result.expect_pass_flag:
         argv += ["--expect", "pass"]
+    argv += result.change_args
     result.state, result.started = "running", time.monotonic()
     progress(f"start  {result.spec.label} ({result.sha[:12]}), log {log}")
     with log.open("w") as out:

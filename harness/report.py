@@ -22,6 +22,7 @@ def as_dict(result: RunResult) -> dict[str, Any]:
         "scenario": result.scenario,
         "ref": result.ref,
         "sha": result.sha,
+        "changes": result.changes,
         "run_id": result.run_id,
         "verdict": result.verdict.value if result.verdict else None,
         "expected": result.expected.describe(),
@@ -46,7 +47,13 @@ def write_json(results: list[RunResult], path: Path) -> None:
 
 
 def print_summary(console: Console, result: RunResult) -> None:
-    table = Table(title=f"{result.scenario} @ {result.ref} ({result.sha[:12]})", show_edge=False)
+    print_steps(console, result)
+    print_verdict(console, result)
+
+
+def print_steps(console: Console, result: RunResult) -> None:
+    applied = f" with {', '.join(result.changes)}" if result.changes else ""
+    table = Table(title=f"{result.scenario} @ {result.ref} ({result.sha[:12]}){applied}", show_edge=False)
     table.add_column("step")
     table.add_column("seconds", justify="right")
     table.add_column("rc", justify="right")
@@ -54,6 +61,9 @@ def print_summary(console: Console, result: RunResult) -> None:
         table.add_row(step.name, f"{step.seconds:.1f}", str(step.rc))
     table.add_row("[b]wall (all of the run)[/b]", f"{result.wall_seconds:.1f}", "")
     console.print(table)
+
+
+def print_verdict(console: Console, result: RunResult) -> None:
     style = "green" if result.matches else "red"
     assert result.verdict is not None
     console.print(f"[{style}]verdict: {result.verdict.headline}[/{style}] (expected: {result.expected.describe()})")
@@ -66,6 +76,52 @@ def print_summary(console: Console, result: RunResult) -> None:
     if result.checks.total:
         console.print(f"  checks:  {result.checks.total - len(result.checks.failed)}/{result.checks.total} passed")
     console.print(f"  run dir: {result.run_dir}")
+
+
+REPRO_HEADLINES = {
+    "reproduced": ("green", "reproduced: the run failed where the report says"),
+    "not-reproduced": ("yellow", "not reproduced: the report's commands passed"),
+    "failed-elsewhere": ("red", "failed elsewhere: the run failed, but not where the report says"),
+}
+
+
+def print_repro(console: Console, data: dict[str, Any]) -> None:
+    """A repro's answer, with the report's failure beside the run's."""
+    style, headline = REPRO_HEADLINES[data["verdict"]]
+    console.print(f"[{style}]{headline}[/{style}]")
+    console.print(f"  report:   TASK [{data['expected_task']}]: {data['expected_message']}", markup=False)
+    if data["failed_task"]:
+        run = f"TASK [{data['failed_task']}] in step {data['failed_step']}: {_one_line(data['failed_message'] or '')}"
+        console.print(f"  this run: {run}", markup=False)
+    console.print(f"  ref:      {data['ref']} ({data['sha'][:12]}){_changes(data)}", markup=False)
+    console.print(f"  run dir:  {data['run_dir']}", markup=False)
+
+
+def _changes(data: dict[str, Any]) -> str:
+    return f" with {', '.join(data['changes'])}" if data.get("changes") else ""
+
+
+def print_bisect(console: Console, data: dict[str, Any]) -> None:
+    table = Table(title=f"bisect {data['scenario']} (find {data['find']})", show_edge=False)
+    for column in ("commit", "verdict", "seconds"):
+        table.add_column(column)
+    for probe in data["probes"]:
+        table.add_row(probe["sha"][:12], probe["verdict"], f"{probe['seconds']:.0f}")
+    console.print(table)
+    skipped = f", {len(data['skipped'])} skipped" if data["skipped"] else ""
+    console.print(f"{data['runs']} scenario runs{skipped}, {data['seconds']:.0f} s")
+    word = "fixed" if data["find"] == "fix" else "bad"
+    if data["first_commit"]:
+        pr = f" (PR #{data['pr']})" if data["pr"] else ""
+        console.print(f"[green]first {word} commit: {data['first_commit']}[/green]")
+        console.print(f"  {data['subject']}{pr}", markup=False)
+    elif data["candidates"]:
+        console.print(f"[red]only skipped commits are left; the first {word} is one of:[/red]")
+        for sha in data["candidates"]:
+            console.print(f"  {sha}")
+    else:
+        console.print(f"[red]git bisect found no first {word} commit; see {data['directory']}/bisect.log[/red]")
+    console.print(f"  directory: {data['directory']}", markup=False)
 
 
 def print_table(console: Console, results: list[RunResult]) -> None:

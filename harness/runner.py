@@ -55,6 +55,7 @@ class RunResult:
     checks: checks.CheckResults = field(default_factory=checks.CheckResults)
     leftovers_removed: int = 0
     wall_seconds: float = 0.0  # the whole run, setup to cleanup, Molecule's own start-up included
+    changes: list[str] = field(default_factory=list)  # applied on top of sha (--patch, --cherry-pick)
 
     @property
     def matches(self) -> bool:
@@ -85,10 +86,12 @@ def run(
     ref: str,
     expect: Expectation | None = None,
     progress: Callable[[str], None] = print,
+    changes: tuple[source.Change, ...] = (),
 ) -> RunResult:
     scenario = scenarios.load(settings.scenarios_dir, scenario_name)
     sha = source.resolve(settings, ref)
-    expectation = expect or expectation_for(settings, scenario, ref, sha)
+    # The scenario's expectations are for the unchanged refs; a change under test is meant to fix.
+    expectation = expect or (Expectation() if changes else expectation_for(settings, scenario, ref, sha))
     if expectation is None:
         raise HarnessError(
             f"scenario {scenario_name} states no expectation for ref {ref}: add one to its scenario.yml "
@@ -101,12 +104,14 @@ def run(
     )
     run_dir = run_dir_for(settings, scenario_name, ref, run_id)
     result = RunResult(scenario_name, ref, sha, run_id, run_dir.resolve(), expectation)
-    progress(f"run {run_id}: {scenario_name} at {ref} ({sha[:12]}), expecting {expectation.describe()}")
+    result.changes = [change.describe() for change in changes]
+    applied = f" with {', '.join(result.changes)}" if changes else ""
+    progress(f"run {run_id}: {scenario_name} at {ref} ({sha[:12]}){applied}, expecting {expectation.describe()}")
     progress(f"logs in {result.run_dir}")
 
     started = time.monotonic()
     try:
-        context = run_context.prepare(settings, scenario_name, ref, run_dir, run_id, log=progress)
+        context = run_context.prepare(settings, scenario_name, ref, run_dir, run_id, log=progress, changes=changes)
     except BaseException:
         source.remove_worktree(settings, run_dir / "kubespray")
         raise

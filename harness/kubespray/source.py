@@ -7,6 +7,7 @@ import fcntl
 import re
 import subprocess
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import CommandFailed, HarnessError
@@ -92,10 +93,10 @@ def _rev_parse(repo: Path, ref: str) -> str | None:
     return git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False) or None
 
 
-def add_worktree(settings: Settings, sha: str, path: Path) -> Path:
+def add_worktree(settings: Settings, sha: str, path: Path, checkout: bool = True) -> Path:
     repo = ensure_clone(settings)
     with _clone_lock(settings):
-        git(repo, "worktree", "add", "--detach", "--force", str(path), sha)
+        git(repo, "worktree", "add", "--detach", "--force", *([] if checkout else ["--no-checkout"]), str(path), sha)
     return path
 
 
@@ -109,6 +110,58 @@ def remove_worktree(settings: Settings, path: Path) -> None:
     with _clone_lock(settings):
         git(repo, "worktree", "remove", "--force", str(path), check=False)
         git(repo, "worktree", "prune", check=False)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change applied to a run's worktree before it runs: a fix or a backport under test."""
+
+    kind: str  # "patch" (a diff file) or "cherry-pick" (a commit of the clone)
+    target: str  # the diff's path, or the commit's full sha
+
+    def describe(self) -> str:
+        return f"--patch {self.target}" if self.kind == "patch" else f"--cherry-pick {self.target[:12]}"
+
+
+def patch_change(path: Path) -> Change:
+    if not path.is_file():
+        raise HarnessError(f"--patch {path}: no such file; give a diff made with `git diff` or `git format-patch`")
+    return Change("patch", str(path.resolve()))
+
+
+def cherry_pick_change(settings: Settings, ref: str) -> Change:
+    try:
+        return Change("cherry-pick", resolve(settings, ref))
+    except HarnessError as exc:
+        raise HarnessError(f"--cherry-pick {ref}: {exc.message}") from exc
+
+
+def apply_change(worktree: Path, change: Change) -> None:
+    """Apply a change to the worktree's files (no commit: the run's sha stays the ref's)."""
+    if change.kind == "patch":
+        argv = ["git", "-C", str(worktree), "apply", "--whitespace=nowarn", change.target]
+    else:
+        argv = ["git", "-C", str(worktree), "cherry-pick", "--no-commit", "-m", "1", change.target]
+        if not _is_merge(worktree, change.target):
+            argv.remove("-m")
+            argv.remove("1")
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise HarnessError(
+            f"{change.describe()} does not apply to {worktree_sha(worktree)[:12]}: "
+            f"{_last_line(proc.stdout + proc.stderr)}; rebase the change onto this ref",
+            log_tail=(proc.stdout + proc.stderr).strip(),
+        )
+
+
+def _is_merge(worktree: Path, sha: str) -> bool:
+    proc = subprocess.run(
+        ["git", "-C", str(worktree), "rev-list", "--parents", "-n", "1", sha],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return len(proc.stdout.split()) > 2
 
 
 def _last_line(text: str) -> str:
