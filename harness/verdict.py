@@ -52,3 +52,20 @@ def matches_expectation(verdict: Verdict) -> bool:
 def _matches(expectation: Expectation, failure: Failure) -> bool:
     assert expectation.fail is not None
     return failure.task.strip() == expectation.fail.task.strip() and expectation.fail.message in failure.message
+
+
+class ReproVerdict(str, Enum):
+    """A bug's state in a run: did the run fail where the report (or scenario) says it fails?"""
+
+    REPRODUCED = "reproduced"
+    NOT_REPRODUCED = "not-reproduced"
+    FAILED_ELSEWHERE = "failed-elsewhere"
+
+
+def repro_verdict(verdict: Verdict) -> ReproVerdict:
+    """For a run that expected the bug's failure: there (reproduced), no failure, or another one."""
+    if verdict == Verdict.EXPECTED_FAILURE:
+        return ReproVerdict.REPRODUCED
+    if verdict in (Verdict.PASSED, Verdict.UNEXPECTED_PASS):
+        return ReproVerdict.NOT_REPRODUCED
+    return ReproVerdict.FAILED_ELSEWHERE

@@ -191,7 +191,9 @@ def _bad_expectation(data: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("change", "problems"),
     [
-        pytest.param(_set_role, ["nodes.0.role", "'control-plane', 'worker', 'etcd' or 'loadbalancer'"], id="unknown-role"),
+        pytest.param(
+            _set_role, ["nodes.0.role", "'control-plane', 'worker', 'etcd' or 'loadbalancer'"], id="unknown-role"
+        ),
         pytest.param(_duplicate_node, ["node name used twice: kw-1"], id="duplicate-node"),
         pytest.param(_unknown_limit, ["upgrade-kw-1", "--limit 'kw-9' names no node or group"], id="unknown-limit"),
         pytest.param(_unknown_negated_limit, ["--limit 'kube_node:!kw-9'"], id="unknown-negated-limit"),

@@ -1,0 +1,1 @@
+"""`harness repro`: a Kubespray bug report (GitHub issue form) made into a scenario and run."""

@@ -1,0 +1,273 @@
+"""A bug report made into a scenario folder: scenario.yml, molecule.yml and tests/.
+
+One container per host of the report's inventory, same names and groups; the
+report's addresses become `<< address('host') >>` placeholders, filled in with
+the containers' addresses at each step; an external API server load balancer
+the variables point at becomes a load balancer node. Steps: deploy
+(cluster.yml, as the reporter's cluster existed), then the report's commands.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from harness.errors import HarnessError
+from harness.repro import safety
+from harness.repro.commands import Command
+from harness.repro.form import section
+from harness.repro.inventory import ReportHost, ReportInventory
+from harness.repro.output import ReportedFailure
+from harness.scenario import NODE_NAME_RE
+
+# What runs offline in unprivileged containers (field notes): every step gets
+# these tags unless the command names its own or `--tags` says otherwise.
+RUNNABLE_TAGS = ["asserts", "facts", "etchosts", "haproxy"]
+LB_NODE = "lb-1"
+ADDRESS_VARS = ("ansible_host", "ansible_ssh_host", "ip", "access_ip")
+_IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("harness", "templates"),
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    autoescape=False,
+)
+# A spec module applies when its condition holds for the scenario being written.
+SPECS = {
+    "etc_hosts": ("ansible://kube_control_plane", "ansible://kube_node"),
+    "apiserver_name": ("ansible://kube_control_plane", "ansible://kube_node"),
+    "worker_haproxy": ("ansible://kube_node",),
+    "loadbalancer": ("ansible://lb",),
+}
+
+
+@dataclass
+class Plan:
+    """The scenario a report becomes, before it is written out."""
+
+    name: str
+    description: str
+    nodes: list[dict[str, Any]]
+    group_vars: dict[str, dict[str, Any]]
+    steps: list[dict[str, Any]]
+    ref: str
+    failure: ReportedFailure
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_loadbalancer(self) -> bool:
+        return any(node["role"] == "loadbalancer" for node in self.nodes)
+
+
+def plan(
+    name: str,
+    description: str,
+    inventory: ReportInventory,
+    commands: list[Command],
+    failure: ReportedFailure,
+    ref: str,
+    tags: list[str] | None = None,
+) -> Plan:
+    _check_host_names(inventory)
+    addresses = _report_addresses(inventory)
+    notes = list(inventory.notes)
+    balancer = _external_loadbalancer(inventory.group_vars, addresses)
+    if balancer:
+        addresses[balancer] = _free_name(LB_NODE, inventory)
+        notes.append(f"the API server load balancer {balancer} is node {addresses[balancer]} (HAProxy)")
+    group_vars = {
+        group: _placeholders(safety.without_connection_vars(variables), addresses, f"group {group}", notes)
+        for group, variables in inventory.group_vars.items()
+    }
+    steps = _steps(commands, addresses, tags, notes)
+    joins = _joining_hosts(commands, steps, inventory)
+    nodes = [_node(host, joins.get(host.name), addresses, notes) for host in inventory.hosts]
+    if balancer:
+        nodes.append({"name": addresses[balancer], "role": "loadbalancer"})
+    return Plan(name, description, nodes, group_vars, steps, ref, failure, notes)
+
+
+def _check_host_names(inventory: ReportInventory) -> None:
+    for host in inventory.hosts:
+        if host.name in safety.LOCAL_HOST_NAMES:
+            raise HarnessError(
+                f"section {section('inventory')}: host {host.name!r} is the machine running Ansible; "
+                "rename it to the node's own name"
+            )
+        if not re.match(NODE_NAME_RE, host.name):
+            raise HarnessError(
+                f"section {section('inventory')}: host name {host.name!r} cannot name a container; "
+                "use lower-case letters, digits, '-' and '.' (at most 40)"
+            )
+
+
+def _report_addresses(inventory: ReportInventory) -> dict[str, str]:
+    """The reporter's address of each host -> the host, from its connection and ip variables."""
+    addresses: dict[str, str] = {}
+    for host in inventory.hosts:
+        for var in ADDRESS_VARS:
+            value = str(host.vars.get(var, ""))
+            if _is_ip(value):
+                addresses.setdefault(value, host.name)
+    return addresses
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _placeholders(value: Any, addresses: dict[str, str], where: str, notes: list[str]) -> Any:
+    """The report's host addresses in a value, as placeholders for the containers' addresses."""
+    if isinstance(value, dict):
+        return {key: _placeholders(item, addresses, where, notes) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_placeholders(item, addresses, where, notes) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        host = addresses.get(match.group(0))
+        if host is None:
+            note = f"{where}: address {match.group(0)} is no host's; left as it is"
+            if note not in notes:
+                notes.append(note)
+            return match.group(0)
+        return f"<< address('{host}') >>"
+
+    return _IPV4.sub(replace, value)
+
+
+def _external_loadbalancer(group_vars: dict[str, dict[str, Any]], addresses: dict[str, str]) -> str | None:
+    for variables in group_vars.values():
+        balancer = variables.get("loadbalancer_apiserver")
+        if isinstance(balancer, dict) and _is_ip(str(balancer.get("address", ""))):
+            address = str(balancer["address"])
+            if address not in addresses:
+                return address
+    return None
+
+
+def _free_name(wanted: str, inventory: ReportInventory) -> str:
+    taken = {host.name for host in inventory.hosts}
+    name, index = wanted, 1
+    while name in taken:
+        index += 1
+        name = f"lb-{index}"
+    return name
+
+
+def _steps(
+    commands: list[Command], addresses: dict[str, str], tags: list[str] | None, notes: list[str]
+) -> list[dict[str, Any]]:
+    steps = [{"name": "deploy", "phase": "prepare", "playbook": "cluster.yml", "tags": tags or RUNNABLE_TAGS}]
+    for index, command in enumerate(commands, start=1):
+        extra_vars = safety.without_connection_vars(command.extra_vars)
+        dropped = sorted(set(command.extra_vars) - set(extra_vars))
+        if dropped:
+            notes.append(f"command {index}: dropped -e {', '.join(dropped)}: the connection is the harness's")
+        step: dict[str, Any] = {"name": f"command-{index}", "playbook": command.playbook}
+        if command.limit:
+            step["limit"] = command.limit
+        step["tags"] = tags or command.tags or RUNNABLE_TAGS
+        if command.skip_tags:
+            step["skip_tags"] = command.skip_tags
+        if extra_vars:
+            step["extra_vars"] = _placeholders(extra_vars, addresses, f"-e of command {index}", notes)
+        steps.append(step)
+    return steps
+
+
+def _joining_hosts(commands: list[Command], steps: list[dict[str, Any]], inventory: ReportInventory) -> dict[str, str]:
+    """Hosts a scale.yml command adds join the inventory at that step (they did not exist at deploy)."""
+    names = {host.name for host in inventory.hosts}
+    joins: dict[str, str] = {}
+    for command, step in zip(commands, steps[1:], strict=True):
+        if command.is_scale and command.limit:
+            for part in re.split(r"[:,]", command.limit):
+                if part in names:
+                    joins.setdefault(part, step["name"])
+    return joins
+
+
+def _node(host: ReportHost, joins_at: str | None, addresses: dict[str, str], notes: list[str]) -> dict[str, Any]:
+    if "kube_control_plane" in host.groups:
+        role = "control-plane"
+    elif "kube_node" in host.groups:
+        role = "worker"
+    else:
+        role = "etcd"
+    node: dict[str, Any] = {"name": host.name, "role": role, "groups": host.groups}
+    if joins_at:
+        node["joins_at"] = joins_at
+    host_vars = _placeholders(safety.without_connection_vars(host.vars), addresses, f"host {host.name}", notes)
+    if host_vars:
+        node["host_vars"] = host_vars
+    return node
+
+
+def write(plan: Plan, directory: Path, source: str) -> Path:
+    """The scenario folder, as a person would write it: scenario.yml, molecule.yml, tests/."""
+    directory.mkdir(parents=True)
+    (directory / "scenario.yml").write_text(_scenario_yaml(plan, source))
+    nodes = [{**node, "molecule_groups": node.get("groups") or ["lb"]} for node in plan.nodes]
+    molecule = _TEMPLATES.get_template("molecule.yml.j2").render(nodes=nodes, source=source)
+    (directory / "molecule.yml").write_text(molecule)
+    tests = directory / "tests"
+    tests.mkdir()
+    for spec, hosts in SPECS.items():
+        if _spec_applies(spec, plan):
+            (tests / f"test_{spec}.py").write_text(_spec_test(spec, hosts))
+    return directory
+
+
+def _scenario_yaml(plan: Plan, source: str) -> str:
+    document = {
+        "description": plan.description,
+        "nodes": plan.nodes,
+        "group_vars": plan.group_vars,
+        "steps": plan.steps,
+        "default_refs": [plan.ref],
+        "expectations": {plan.ref: {"fail": {"task": plan.failure.task, "message": plan.failure.message}}},
+    }
+    header = f"# Written by `harness repro` from {source}.\n"
+    if plan.notes:
+        header += "# Notes:\n" + "".join(f"# - {note}\n" for note in plan.notes)
+    return header + yaml.dump(document, Dumper=_PlainDumper, sort_keys=False, width=110)
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Safe YAML without anchors: a scenario.yml a person reads and edits."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _spec_applies(spec: str, plan: Plan) -> bool:
+    all_vars = plan.group_vars.get("all", {})
+    if spec in ("apiserver_name", "loadbalancer"):
+        return plan.has_loadbalancer
+    if spec == "worker_haproxy":
+        merged = {**all_vars, **plan.group_vars.get("k8s_cluster", {})}
+        localhost = str(merged.get("loadbalancer_apiserver_localhost", "false")).lower() == "true"
+        return localhost and merged.get("loadbalancer_apiserver_type") == "haproxy"
+    return True
+
+
+def _spec_test(spec: str, hosts: tuple[str, ...]) -> str:
+    return (
+        f'"""Written by `harness repro`: the shared {spec} behaviours, on these hosts."""\n\n'
+        f"from specs.{spec} import *  # noqa: F403\n\n"
+        f"testinfra_hosts = {json.dumps(list(hosts))}\n"
+    )

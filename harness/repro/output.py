@@ -1,0 +1,78 @@
+"""The failure a reporter saw, read from the Ansible output pasted into the report."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+_TASK = re.compile(r"^TASK \[(?P<task>.+?)\] \**\s*$")
+_FATAL = re.compile(r"^fatal: \[(?P<host>[^\]]+?)(?: -> [^\]]+)?\]: (?:FAILED|UNREACHABLE)! => (?P<result>.*)$")
+_IGNORING = re.compile(r"^\.\.\.ignoring\s*$")
+# The stable core of Ansible's undefined-variable errors: the same words on every machine.
+_CORE_MESSAGES = (
+    re.compile(r"'[^']+' (?:object )?has no attribute '[^']+'"),
+    re.compile(r"'[^']+' is undefined"),
+)
+
+
+@dataclass(frozen=True)
+class ReportedFailure:
+    task: str
+    host: str
+    message: str  # the part of Ansible's message to look for in a run's failure
+    full_message: str
+
+
+def reported_failure(output: str) -> ReportedFailure | None:
+    """The first fatal, non-ignored failure in the output, under the TASK it belongs to."""
+    task = ""
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if match := _TASK.match(stripped):
+            task = match.group("task")
+            continue
+        match = _FATAL.match(stripped)
+        if not match or not task or _ignored(lines[index + 1 :]):
+            continue
+        full = _message(match.group("result"), lines[index + 1 :])
+        return ReportedFailure(task=task, host=match.group("host"), message=core_message(full), full_message=full)
+    return None
+
+
+def _ignored(following: list[str]) -> bool:
+    """Ansible prints `...ignoring` after the result of a failure that ignore_errors forgives."""
+    for line in following:
+        if _IGNORING.match(line.strip()):
+            return True
+        if line.startswith(("TASK [", "fatal:", "PLAY ", "RUNNING HANDLER")):
+            return False
+    return False
+
+
+def _message(result: str, following: list[str]) -> str:
+    """`msg` of the result: one JSON line, or a pretty-printed object over several lines."""
+    text = result.strip()
+    for extra in [[], *[following[:n] for n in range(1, min(len(following), 200) + 1)]]:
+        candidate = "\n".join([text, *extra])
+        try:
+            data = json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, dict):
+            return str(data.get("msg") or data.get("stderr") or data.get("reason") or "").strip()
+    match = re.search(r'"msg":\s*"((?:[^"\\]|\\.)*)"', text)
+    return json.loads(f'"{match.group(1)}"') if match else text
+
+
+def core_message(message: str) -> str:
+    """What must appear in a run's failure for it to be the reporter's: the undefined-variable
+    phrase when there is one, else the first line, without the paths of the reporter's machine."""
+    for pattern in _CORE_MESSAGES:
+        match = pattern.search(message)
+        if match:
+            return match.group(0)
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    first = first.split("The error appears to be in")[0].strip()
+    return first[:200]

@@ -1,0 +1,227 @@
+"""`harness repro REPORT`: a bug report replayed in containers.
+
+report -> (ref, inventory, commands, reported failure) -> safety scan ->
+a scenario folder in the repro's directory -> one ordinary scenario run
+expecting the reported failure -> reproduced / not reproduced / failed elsewhere.
+Everything about the input is checked before any container starts.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness import runner
+from harness import scenario as scenarios
+from harness.errors import HarnessError
+from harness.kubespray import source
+from harness.repro import build, commands, form, output, safety
+from harness.repro import inventory as report_inventory
+from harness.repro.output import ReportedFailure
+from harness.runner import RunResult
+from harness.scenario import Expectation, FailureExpectation
+from harness.settings import Settings
+from harness.verdict import ReproVerdict, repro_verdict
+
+DEPLOY_STEP = "deploy"
+
+
+@dataclass(frozen=True)
+class ReproOptions:
+    report: Path
+    steps: list[str] = field(default_factory=list)  # --step: the commands, when the report says them in prose
+    ref: str | None = None  # another ref than the report's (e.g. the fixed one)
+    trust_report: bool = False
+    changes: tuple[source.Change, ...] = ()
+    save_scenario: str | None = None
+    tags: list[str] | None = None
+
+
+@dataclass
+class Prepared:
+    """A report read, checked and written out as a scenario, ready to run."""
+
+    name: str
+    ref: str
+    sha: str
+    failure: ReportedFailure
+    plan: build.Plan
+    settings: Settings  # runs in the repro's directory, with its scenario folder
+    directory: Path
+    findings: list[safety.Finding]
+    saved_to: Path | None = None
+
+
+@dataclass
+class ReproResult:
+    prepared: Prepared
+    run: RunResult
+    verdict: ReproVerdict
+
+    def as_dict(self) -> dict[str, Any]:
+        run, failure = self.run, self.prepared.failure
+        return {
+            "verdict": self.verdict.value,
+            "report": str(self.prepared.directory / "report.md"),
+            "ref": self.prepared.ref,
+            "sha": self.prepared.sha,
+            "changes": run.changes,
+            "expected_task": failure.task,
+            "expected_message": failure.message,
+            "expected_host": failure.host,
+            "failed_step": run.failed_step,
+            "failed_task": run.failed_task,
+            "failed_host": run.failed_host,
+            "failed_message": run.failed_message,
+            "failed_log": run.failed_log,
+            "run_dir": str(run.run_dir),
+            "scenario_dir": str(self.prepared.settings.scenarios_dir / self.prepared.name),
+            "saved_scenario": str(self.prepared.saved_to) if self.prepared.saved_to else None,
+            "seconds": run.wall_seconds,
+            "steps": [{"name": s.name, "seconds": s.seconds, "rc": s.rc, "log": s.log} for s in run.steps],
+            "notes": self.prepared.plan.notes,
+            "trusted_findings": [finding.describe() for finding in self.prepared.findings],
+        }
+
+
+def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None] = print) -> Prepared:
+    report = form.read(options.report)
+    ref = options.ref or form.kubespray_ref(report)
+    sha = _resolve(settings, ref, report, from_report=options.ref is None)
+    inventory = report_inventory.read(report)
+    where = f"{report.path}: section {form.section('ansible_command')}"
+    replayed = commands.from_report(report.code("ansible_command"), options.steps, where)
+    failure = _reported_failure(report)
+    findings = _scan(inventory, replayed.commands)
+    if findings and not options.trust_report:
+        raise HarnessError(
+            f"{report.path} holds what Ansible would run on this machine: "
+            + "; ".join(finding.describe() for finding in findings)
+            + ". Read them; rerun with --trust-report to run them anyway (connection settings are never passed on)"
+        )
+    _check_playbooks(settings, sha, replayed.commands, where)
+    name = _scenario_name(options.report)
+    plan = build.plan(name, _description(report), inventory, replayed.commands, failure, ref, options.tags)
+    plan.notes[:0] = replayed.notes
+    directory = _repro_directory(settings, name)
+    scenarios_dir = _scenarios_dir(settings, directory)
+    build.write(plan, scenarios_dir / name, source=options.report.name)
+    shutil.copyfile(options.report, directory / "report.md")
+    scenarios.load(scenarios_dir, name)  # the same validation a hand-written scenario gets
+    for note in plan.notes:
+        log(f"note: {note}")
+    prepared = Prepared(
+        name,
+        ref,
+        sha,
+        failure,
+        plan,
+        replace(settings, scenarios_dir=scenarios_dir, runs_dir=directory),
+        directory,
+        findings,
+    )
+    if options.save_scenario:
+        prepared.saved_to = save_scenario(settings, prepared, options.save_scenario)
+        log(f"saved as scenario {options.save_scenario}: {prepared.saved_to}")
+    return prepared
+
+
+def reproduce(settings: Settings, options: ReproOptions, progress: Callable[[str], None] = print) -> ReproResult:
+    prepared = prepare(settings, options, progress)
+    failure = prepared.failure
+    progress(f"reported failure: TASK [{failure.task}] on {failure.host}: {failure.message}")
+    expectation = Expectation(fail=FailureExpectation(task=failure.task, message=failure.message))
+    result = runner.run(
+        prepared.settings, prepared.name, prepared.ref, expectation, progress=progress, changes=options.changes
+    )
+    assert result.verdict is not None
+    verdict = repro_verdict(result.verdict)
+    if verdict == ReproVerdict.REPRODUCED and result.failed_step == DEPLOY_STEP:
+        verdict = ReproVerdict.FAILED_ELSEWHERE  # the reporter's cluster deployed; the failure is in their commands
+    return ReproResult(prepared, result, verdict)
+
+
+def _resolve(settings: Settings, ref: str, report: form.BugReport, from_report: bool) -> str:
+    try:
+        return source.resolve(settings, ref)
+    except HarnessError as exc:
+        if not from_report:
+            raise
+        raise HarnessError(
+            f"{report.path}: section {form.section('kubespray_version')}: {ref!r} is not a commit, tag or branch "
+            f"of {settings.kubespray_repo}; correct it or give --ref"
+        ) from exc
+
+
+def _reported_failure(report: form.BugReport) -> ReportedFailure:
+    failure = output.reported_failure(report.code("ansible_output"))
+    if failure is None:
+        raise HarnessError(
+            f"{report.path}: section {form.section('ansible_output')} has no `fatal:` line under a `TASK [...]` "
+            "header; paste the output of the failing run from its start to the failure"
+        )
+    return failure
+
+
+def _scan(inventory: report_inventory.ReportInventory, replayed: list[commands.Command]) -> list[safety.Finding]:
+    findings = []
+    for host in inventory.hosts:
+        findings += safety.scan(f"host {host.name}", host.vars)
+    for group, variables in inventory.group_vars.items():
+        findings += safety.scan(f"group {group}", variables)
+    for index, command in enumerate(replayed, start=1):
+        findings += safety.scan(f"-e of command {index}", command.extra_vars)
+    return findings
+
+
+def _check_playbooks(settings: Settings, sha: str, replayed: list[commands.Command], where: str) -> None:
+    repo = source.ensure_clone(settings)
+    for command in replayed:
+        if not source.git(repo, "ls-tree", "--name-only", sha, "--", command.playbook, check=False):
+            raise HarnessError(f"{where}: playbook {command.playbook!r} is not in Kubespray at {sha[:12]}")
+
+
+def _scenario_name(report: Path) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", report.stem.lower()).strip("-")[:40] or "report"
+
+
+def _description(report: form.BugReport) -> str:
+    paragraphs = report.text("problem").split("\n\n")
+    first = " ".join(paragraphs[0].split()) if paragraphs[0] else "no description"
+    return f"Bug report {report.path.name}: {first}"
+
+
+def _repro_directory(settings: Settings, name: str) -> Path:
+    directory = settings.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-repro-{name}"
+    directory.mkdir(parents=True)
+    return directory.resolve()
+
+
+def _scenarios_dir(settings: Settings, directory: Path) -> Path:
+    """A scenarios folder of the repro's own, sharing the project's specs, playbooks and fixtures."""
+    scenarios_dir = directory / "scenarios"
+    scenarios_dir.mkdir()
+    for shared in ("shared", "conftest.py"):
+        (scenarios_dir / shared).symlink_to(settings.scenarios_dir / shared)
+    return scenarios_dir
+
+
+def save_scenario(settings: Settings, prepared: Prepared, name: str) -> Path:
+    """The report's scenario as a folder of the project's scenarios, and a cell of the nightly matrix."""
+    if not re.match(scenarios.NAME_RE, name):
+        raise HarnessError(f"--save-scenario {name!r}: use lower-case letters, digits and '-' (at most 22)")
+    target = settings.scenarios_dir / name
+    if target.exists():
+        raise HarnessError(f"--save-scenario {name}: {target} exists; choose another name or remove it")
+    shutil.copytree(prepared.settings.scenarios_dir / prepared.name, target)
+    scenarios.load(settings.scenarios_dir, name)
+    matrix = settings.scenarios_dir / "matrix.yml"
+    if matrix.is_file():
+        with matrix.open("a") as cells:
+            cells.write(f"  - {{scenario: {name}, ref: {prepared.ref}}}\n")
+    return target
