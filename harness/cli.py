@@ -16,10 +16,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
+from harness import bisect, images, matrix, report, runner, steps
 from harness import context as run_context
-from harness import images, matrix, report, runner, steps
 from harness import scenario as scenarios
 from harness.errors import EXIT_MISMATCH, HarnessError
+from harness.kubespray import source
+from harness.repro import reproduce
 from harness.scenario import Expectation, FailureExpectation
 from harness.settings import Settings
 
@@ -42,6 +44,31 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+class _AppendChange(argparse.Action):
+    """--patch and --cherry-pick into one list, in the order given: changes apply in that order."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        kind = "patch" if option_string == "--patch" else "cherry-pick"
+        namespace.changes = [*(getattr(namespace, "changes", None) or []), (kind, values)]
+
+
+def _add_change_options(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(changes=[])
+    parser.add_argument(
+        "--patch", action=_AppendChange, metavar="FILE.diff", help="apply this diff to the ref's worktree first"
+    )
+    parser.add_argument(
+        "--cherry-pick", action=_AppendChange, metavar="SHA", help="apply this Kubespray commit to the worktree first"
+    )
+
+
+def _changes(args: argparse.Namespace, settings: Settings) -> tuple[source.Change, ...]:
+    return tuple(
+        source.patch_change(Path(value)) if kind == "patch" else source.cherry_pick_change(settings, value)
+        for kind, value in args.changes
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -55,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--expect", choices=["pass"], help="expectation for a ref the scenario has none for")
     run.add_argument("--expect-fail-task", help="expected failing task, as Ansible names it ('role : task')")
     run.add_argument("--expect-fail-message", help="substring of the expected failure message")
+    _add_change_options(run)
     run.set_defaults(func=_cmd_run)
 
     mx = sub.add_parser("matrix", help="run scenario x ref cells, N at a time, and report them together")
@@ -68,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     mx.add_argument(
         "--list", action="store_true", help="print the selected cells as JSON and exit (for CI job matrices)"
     )
+    _add_change_options(mx)
     mx.set_defaults(func=_cmd_matrix)
 
     mr = sub.add_parser("matrix-report", help="combine the --report-json files of matrix runs into one report")
@@ -76,6 +105,35 @@ def _parser() -> argparse.ArgumentParser:
     mr.add_argument("--markdown", type=Path)
     mr.add_argument("--html", type=Path)
     mr.set_defaults(func=_cmd_matrix_report)
+
+    rp = sub.add_parser("repro", help="replay a Kubespray bug report in containers: reproduced or not")
+    rp.add_argument("report", type=Path, help="the issue as Markdown (GitHub's issue form) or a YAML report")
+    rp.add_argument(
+        "--step",
+        action="append",
+        default=[],
+        metavar='"PLAYBOOK [--limit X] [-e K=V]"',
+        help="a command to run after the deploy (repeatable, in order); replaces the report's",
+    )
+    rp.add_argument("--ref", help="run on this ref instead of the report's (e.g. the fixed one)")
+    rp.add_argument("--trust-report", action="store_true", help="run the report's lookups and templates anyway")
+    rp.add_argument("--tags", help="comma-separated tags for every step (default: the set that runs offline)")
+    rp.add_argument("--save-scenario", metavar="NAME", help="also save the report as scenarios/NAME (and a cell)")
+    rp.add_argument("--report-json", type=Path, help="write the verdict as JSON here")
+    _add_change_options(rp)
+    rp.set_defaults(func=_cmd_repro)
+
+    bs = sub.add_parser("bisect", help="the first commit that broke (or, with --find fix, fixed) a scenario")
+    bs.add_argument("scenario")
+    bs.add_argument("--good", required=True, help="a commit where the bug is absent (with --find fix: the fixed one)")
+    bs.add_argument("--bad", required=True, help="a commit where the bug is present")
+    bs.add_argument("--find", choices=sorted(bisect.TERMS), default="regression")
+    bs.add_argument("--report-json", type=Path, help="write the result as JSON here")
+    bs.set_defaults(func=_cmd_bisect)
+
+    probe = sub.add_parser("bisect-probe", help="(called by git bisect run) run one commit of a bisection")
+    probe.add_argument("directory", type=Path)
+    probe.set_defaults(func=_cmd_bisect_probe)
 
     sub.add_parser("images", help="build the node images if their inputs changed").set_defaults(func=_cmd_images)
     sub.add_parser("list", help="list the scenarios").set_defaults(func=_cmd_list)
@@ -107,9 +165,10 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, console: Console) -> 
     if not refs:
         raise HarnessError(f"scenario {args.scenario} has no default_refs: give --ref REF")
     expectation = _expectation(args)
+    changes = _changes(args, settings)
     results = []
     for ref in refs:
-        result = runner.run(settings, args.scenario, ref, expectation, progress=console.print)
+        result = runner.run(settings, args.scenario, ref, expectation, progress=console.print, changes=changes)
         report.write_json([result], result.run_dir / "report.json")
         report.print_summary(console, result)
         results.append(result)
@@ -130,7 +189,7 @@ def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) 
         print(json.dumps([{"label": c.label, "scenario": c.scenario, "ref": c.ref} for c in cells]))
         return 0
     out_dir = settings.runs_dir / f"matrix-{time.strftime('%Y%m%d-%H%M%S')}"
-    planned = matrix.plan(settings, cells)
+    planned = matrix.plan(settings, cells, _changes(args, settings))
     if console.is_terminal:  # a live table; in logs, a line per start and end
         with Live(report.matrix_progress(planned), console=console, refresh_per_second=1) as live:
             results = matrix.run(planned, args.jobs, out_dir, progress=lambda _: None)
@@ -155,6 +214,45 @@ def _matrix_outputs(console: Console, results: list[matrix.CellResult], args: ar
     if args.html:
         _write(args.html, report.matrix_html(results))
     return 0 if all(cell.matches for cell in results) else EXIT_MISMATCH
+
+
+def _cmd_repro(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    options = reproduce.ReproOptions(
+        report=args.report,
+        steps=args.step,
+        ref=args.ref,
+        trust_report=args.trust_report,
+        changes=_changes(args, settings),
+        save_scenario=args.save_scenario,
+        tags=[tag for tag in (args.tags or "").split(",") if tag] or None,
+    )
+    result = reproduce.reproduce(settings, options, progress=console.print)
+    data = result.as_dict()
+    _write(result.prepared.directory / "repro.json", json.dumps(data, indent=2) + "\n")
+    if args.report_json:
+        _write(args.report_json, json.dumps(data, indent=2) + "\n")
+    report.print_steps(console, result.run)
+    report.print_repro(console, data)
+    return 0 if data["verdict"] == "reproduced" else EXIT_MISMATCH
+
+
+def _cmd_bisect(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    options = bisect.BisectOptions(args.scenario, args.good, args.bad, args.find)
+    result = bisect.bisect(settings, options, progress=console.print)
+    data = result.as_dict()
+    _write(Path(result.directory) / "bisect-result.json", json.dumps(data, indent=2) + "\n")
+    if args.report_json:
+        _write(args.report_json, json.dumps(data, indent=2) + "\n")
+    report.print_bisect(console, data)
+    return bisect.exit_code(result)
+
+
+def _cmd_bisect_probe(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    try:
+        return bisect.probe(settings, args.directory)
+    except Exception as exc:  # any other exit than 0/1/125 would blame or abort: a broken probe skips
+        print(f"probe failed: {exc!r}; skipping this commit", file=sys.stderr)
+        return bisect.EXIT_SKIP
 
 
 def _write(path: Path, text: str) -> None:

@@ -1,0 +1,242 @@
+"""`harness bisect`: which commit broke (or fixed) a scenario, by `git bisect run`.
+
+The predicate is the scenario's verdict on the commit, run against the
+scenario's failure expectation (the bug): failing there marks the bug present,
+passing marks it absent; failing anywhere else, or not running at all, skips
+the commit (exit 125): it is never blamed. Bisection happens in a worktree of
+its own (no checkout: each probe makes its own worktree at BISECT_HEAD).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness import runner
+from harness import scenario as scenarios
+from harness.errors import EXIT_MISMATCH, HarnessError
+from harness.kubespray import source
+from harness.scenario import Expectation, FailureExpectation, Scenario
+from harness.settings import Settings
+from harness.verdict import ReproVerdict, repro_verdict
+
+# Terms of git bisect per mode: (old, new). A regression goes good -> bad;
+# a fix goes broken -> fixed.
+TERMS = {"regression": ("good", "bad"), "fix": ("broken", "fixed")}
+# git bisect run's protocol: 0 old, 1 new, 125 skip.
+EXIT_OLD, EXIT_NEW, EXIT_SKIP = 0, 1, 125
+CONFIG_FILE = "bisect.json"
+PROBES_FILE = "probes.jsonl"
+
+
+@dataclass(frozen=True)
+class BisectOptions:
+    scenario: str
+    good: str
+    bad: str
+    find: str = "regression"  # or "fix"
+
+
+@dataclass
+class Probe:
+    sha: str
+    verdict: str  # reproduced | not-reproduced | failed-elsewhere | error
+    seconds: float
+    run_dir: str
+    detail: str = ""
+
+    @property
+    def skipped(self) -> bool:
+        return self.verdict not in (ReproVerdict.REPRODUCED.value, ReproVerdict.NOT_REPRODUCED.value)
+
+
+@dataclass
+class BisectResult:
+    scenario: str
+    find: str
+    good: str
+    bad: str
+    first_commit: str | None
+    subject: str = ""
+    pr: str | None = None
+    candidates: list[str] = field(default_factory=list)  # when only skipped commits are left
+    probes: list[Probe] = field(default_factory=list)
+    seconds: float = 0.0
+    directory: str = ""
+
+    @property
+    def runs(self) -> int:
+        return len(self.probes)
+
+    @property
+    def skipped(self) -> list[str]:
+        return [probe.sha for probe in self.probes if probe.skipped]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "find": self.find,
+            "good": self.good,
+            "bad": self.bad,
+            "first_commit": self.first_commit,
+            "subject": self.subject,
+            "pr": self.pr,
+            "candidates": self.candidates,
+            "runs": self.runs,
+            "skipped": self.skipped,
+            "probes": [probe.__dict__ for probe in self.probes],
+            "seconds": self.seconds,
+            "directory": self.directory,
+        }
+
+
+def bug_of(settings: Settings, scenario: Scenario, bad_ref: str, bad_sha: str) -> FailureExpectation:
+    """The failure the bisect looks for: the scenario's for the buggy ref, or its only one."""
+    expectation = runner.expectation_for(settings, scenario, bad_ref, bad_sha)
+    if expectation is not None and expectation.fail is not None:
+        return expectation.fail
+    failures = {exp.fail for exp in scenario.expectations.values() if exp.fail is not None}
+    if len(failures) == 1:
+        return failures.pop()
+    raise HarnessError(
+        f"scenario {scenario.name} names {len(failures) or 'no'} failure expectation(s) and none for {bad_ref}; "
+        f"add `{bad_ref}: {{fail: {{task: ..., message: ...}}}}` to its expectations"
+    )
+
+
+def bisect(settings: Settings, options: BisectOptions, progress: Callable[[str], None] = print) -> BisectResult:
+    if options.find not in TERMS:
+        raise HarnessError(f"--find {options.find}: give regression or fix")
+    scenario = scenarios.load(settings.scenarios_dir, options.scenario)
+    good, bad = source.resolve(settings, options.good), source.resolve(settings, options.bad)
+    bug = bug_of(settings, scenario, options.bad, bad)
+    old, new = (good, bad) if options.find == "regression" else (bad, good)
+    repo = source.ensure_clone(settings)
+    _check_order(repo, options, old, new)
+    directory = (settings.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-bisect-{scenario.name}").resolve()
+    directory.mkdir(parents=True)
+    config = {"scenario": scenario.name, "find": options.find, "task": bug.task, "message": bug.message}
+    (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    progress(f"bisect {scenario.name}: first {TERMS[options.find][1]} commit between {old[:12]} and {new[:12]}")
+    progress(f"the bug: fails at {bug.task!r} with {bug.message!r}; other failures skip the commit")
+    started = time.monotonic()
+    worktree = directory / "git"
+    source.add_worktree(settings, new, worktree, checkout=False)
+    try:
+        output = _bisect_run(worktree, options.find, old, new, directory, progress)
+    finally:
+        subprocess.run(["git", "-C", str(worktree), "bisect", "reset"], capture_output=True, check=False)
+        source.remove_worktree(settings, worktree)
+    result = BisectResult(scenario.name, options.find, good, bad, None, directory=str(directory))
+    result.probes = read_probes(directory)
+    result.seconds = round(time.monotonic() - started, 1)
+    _conclude(repo, result, output, TERMS[options.find][1])
+    return result
+
+
+def _check_order(repo: Path, options: BisectOptions, old: str, new: str) -> None:
+    if old == new:
+        raise HarnessError(f"--good {options.good} and --bad {options.bad} are the same commit")
+    if not _is_ancestor(repo, old, new):
+        if options.find == "regression":
+            hint = "--good must be an older commit than --bad; for the commit that fixed a bug, add --find fix"
+        else:
+            hint = "with --find fix, --bad is the older (still broken) commit and --good the newer (fixed) one"
+        raise HarnessError(f"{old[:12]} is not an ancestor of {new[:12]}: {hint}")
+
+
+def _is_ancestor(repo: Path, old: str, new: str) -> bool:
+    argv = ["git", f"--git-dir={repo}", "merge-base", "--is-ancestor", old, new]
+    return subprocess.run(argv, capture_output=True, check=False).returncode == 0
+
+
+def _bisect_run(worktree: Path, find: str, old: str, new: str, directory: Path, progress: Callable[[str], None]) -> str:
+    term_old, term_new = TERMS[find]
+    git = ["git", "-C", str(worktree)]
+    start = [*git, "bisect", "start", "--no-checkout", f"--term-old={term_old}", f"--term-new={term_new}", new, old]
+    proc = subprocess.run(start, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise HarnessError(f"git bisect start failed: {(proc.stdout + proc.stderr).strip().splitlines()[-1]}")
+    probe = [sys.executable, "-m", "harness", "bisect-probe", str(directory)]
+    lines = []
+    with (directory / "bisect.log").open("w") as log:
+        process = subprocess.Popen([*git, "bisect", "run", *probe], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert process.stdout is not None
+        try:
+            for raw in process.stdout:
+                line = raw.decode(errors="replace").rstrip("\n")
+                log.write(line + "\n")
+                log.flush()
+                lines.append(line)
+                progress(line)
+        finally:
+            process.wait()
+    return "\n".join(lines)
+
+
+def _conclude(repo: Path, result: BisectResult, output: str, term_new: str) -> None:
+    found = re.search(rf"^([0-9a-f]{{40}}) is the first {term_new} commit", output, re.MULTILINE)
+    if found:
+        result.first_commit = found.group(1)
+        result.subject = source.git(repo, "log", "-1", "--format=%s", result.first_commit)
+        pr = re.search(r"\(#(\d+)\)|Merge pull request #(\d+)", result.subject)
+        result.pr = next((group for group in pr.groups() if group), None) if pr else None
+        return
+    if "only 'skip'ped commits left" in output:
+        result.candidates = re.findall(r"^([0-9a-f]{40})$", output, re.MULTILINE)
+
+
+def read_probes(directory: Path) -> list[Probe]:
+    path = directory / PROBES_FILE
+    if not path.is_file():
+        return []
+    return [Probe(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+def probe(settings: Settings, directory: Path) -> int:
+    """One bisection step (`git bisect run` calls it): run the scenario at BISECT_HEAD, answer 0/1/125."""
+    config = json.loads((directory / CONFIG_FILE).read_text())
+    sha = _bisect_head(directory)
+    bug = Expectation(fail=FailureExpectation(task=config["task"], message=config["message"]))
+    started = time.monotonic()
+    try:
+        run = runner.run(replace(settings, runs_dir=directory / "runs"), config["scenario"], sha, bug)
+        assert run.verdict is not None
+        verdict, run_dir = repro_verdict(run.verdict).value, str(run.run_dir)
+        detail = f"{run.failed_task}: {run.failed_message}" if run.failed_task else ""
+    except HarnessError as exc:
+        verdict, run_dir, detail = "error", "", exc.message
+    record = Probe(sha, verdict, round(time.monotonic() - started, 1), run_dir, detail[:500])
+    with (directory / PROBES_FILE).open("a") as probes:
+        probes.write(json.dumps(record.__dict__) + "\n")
+    answer = _answer(config["find"], verdict)
+    term = {EXIT_OLD: TERMS[config["find"]][0], EXIT_NEW: TERMS[config["find"]][1]}.get(answer, "skip")
+    print(f"probe {sha[:12]}: {verdict} in {record.seconds:.0f}s -> {term}", flush=True)
+    return answer
+
+
+def _bisect_head(directory: Path) -> str:
+    proc = subprocess.run(
+        ["git", "-C", str(directory / "git"), "rev-parse", "BISECT_HEAD"], capture_output=True, text=True, check=True
+    )
+    return proc.stdout.strip()
+
+
+def _answer(find: str, verdict: str) -> int:
+    present, absent = (EXIT_NEW, EXIT_OLD) if find == "regression" else (EXIT_OLD, EXIT_NEW)
+    if verdict == ReproVerdict.REPRODUCED.value:
+        return present
+    if verdict == ReproVerdict.NOT_REPRODUCED.value:
+        return absent
+    return EXIT_SKIP
+
+
+def exit_code(result: BisectResult) -> int:
+    return 0 if result.first_commit else EXIT_MISMATCH
