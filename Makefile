@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 KUBESPRAY_REF ?=
 REF_ARGS := $(if $(KUBESPRAY_REF),--ref $(KUBESPRAY_REF))
 
-.PHONY: setup images scenario-upgrade scenario-scale matrix test test-unit test-integration lint clean-runs
+.PHONY: setup images scenario-upgrade scenario-scale matrix repro test test-unit test-integration lint clean-runs
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ scenario-scale: setup
 JOBS ?= 1
 matrix: setup
 	$(BIN)/harness matrix -j $(JOBS) --markdown runs/matrix.md --junit runs/matrix-junit.xml --html runs/matrix.html --report-json runs/matrix.json
+
+# make repro REPORT=issue.md [REPRO_ARGS="--ref v2.27.1"]
+repro: setup
+	@test -n "$(REPORT)" || { echo "give REPORT=<bug report .md or .yaml>" >&2; exit 2; }
+	$(BIN)/harness repro $(REPORT) $(REPRO_ARGS)
 
 test: setup
 	$(BIN)/pytest tests

@@ -12,10 +12,10 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-import yaml
 from ansible.parsing.splitter import parse_kv
 
 from harness.errors import HarnessError
+from harness.repro.form import yaml_mapping
 
 _INVENTORY_OPTIONS = {"-i", "--inventory", "--inventory-file"}  # always there, always replaced: no note
 _DROPPED_WITH_VALUE = {
@@ -131,13 +131,7 @@ def _extra_vars(value: str, where: str) -> dict[str, object]:
             "report's inventory (group_vars) or give them with -e key=value"
         )
     if value.startswith(("{", "[")):
-        try:
-            data = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise HarnessError(f"{where}: -e {value!r} is not valid JSON/YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise HarnessError(f"{where}: -e {value!r} must be a mapping of variables")
-        return data
+        return yaml_mapping(value, f"{where}: -e {value!r}", "a mapping of variables")
     return {key: item for key, item in parse_kv(value).items() if key != "_raw_params"}
 
 

@@ -94,13 +94,21 @@ def markdown_fields(text: str) -> dict[str, str]:
     return fields
 
 
-def _yaml_fields(path: Path, text: str) -> dict[str, str]:
+def yaml_mapping(text: str, what: str, should_be: str) -> dict:
+    """A YAML mapping out of report text, or an error naming `what` and what it should be."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise HarnessError(f"bug report {path} is not valid YAML: {exc}") from exc
+        raise HarnessError(f"{what} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
     if not isinstance(data, dict):
-        raise HarnessError(f"bug report {path}: a YAML report is a mapping of the form's field ids to text")
+        raise HarnessError(f"{what} should be {should_be}")
+    return data
+
+
+def _yaml_fields(path: Path, text: str) -> dict[str, str]:
+    data = yaml_mapping(text, f"bug report {path}", "a mapping of the issue form's field ids to text")
     unknown = sorted(str(key) for key in data if key not in LABELS)
     if unknown:
         raise HarnessError(

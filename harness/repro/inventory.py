@@ -20,7 +20,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 
 from harness.errors import HarnessError
-from harness.repro.form import BugReport, section
+from harness.repro.form import BugReport, section, yaml_mapping
 
 REQUIRED_GROUPS = ("kube_control_plane", "etcd", "kube_node")
 # Groups the harness rebuilds itself (k8s_cluster: kube_control_plane + kube_node).
@@ -80,14 +80,8 @@ def _split(report: BugReport) -> tuple[str, list[tuple[str, str, dict[str, Any]]
         if match is None:
             hosts.append(block.text)
             continue
-        try:
-            variables = yaml.safe_load(block.text) or {}
-        except yaml.YAMLError as exc:
-            raise HarnessError(
-                f"{report.path}: {match.group(0).strip()} in {section('inventory')} is not valid YAML: {exc}"
-            ) from exc
-        if not isinstance(variables, dict):
-            raise HarnessError(f"{report.path}: {match.group(0).strip()} must be a mapping of variables")
+        what = f"{report.path}: {match.group(0).strip()} in {section('inventory')}"
+        variables = yaml_mapping(block.text, what, "a mapping of variables")
         extra.append((match.group(1), match.group(2), variables))
     return "\n".join(hosts), extra
 

@@ -92,7 +92,6 @@ class ReproResult:
 def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None] = print) -> Prepared:
     report = form.read(options.report)
     ref = options.ref or form.kubespray_ref(report)
-    sha = _resolve(settings, ref, report, from_report=options.ref is None)
     inventory = report_inventory.read(report)
     where = f"{report.path}: section {form.section('ansible_command')}"
     replayed = commands.from_report(report.code("ansible_command"), options.steps, where)
@@ -104,6 +103,7 @@ def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None
             + "; ".join(finding.describe() for finding in findings)
             + ". Read them; rerun with --trust-report to run them anyway (connection settings are never passed on)"
         )
+    sha = _resolve(settings, ref, report, from_report=options.ref is None)
     _check_playbooks(settings, sha, replayed.commands, where)
     name = _scenario_name(options.report)
     plan = build.plan(name, _description(report), inventory, replayed.commands, failure, ref, options.tags)
@@ -134,7 +134,7 @@ def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None
 def reproduce(settings: Settings, options: ReproOptions, progress: Callable[[str], None] = print) -> ReproResult:
     prepared = prepare(settings, options, progress)
     failure = prepared.failure
-    progress(f"reported failure: TASK [{failure.task}] on {failure.host}: {failure.message}")
+    progress(f"reported failure: task {failure.task!r} on {failure.host}: {failure.message}")
     expectation = Expectation(fail=FailureExpectation(task=failure.task, message=failure.message))
     result = runner.run(
         prepared.settings, prepared.name, prepared.ref, expectation, progress=progress, changes=options.changes

@@ -37,3 +37,9 @@ def test_missing_kubespray_source_exits_2_naming_the_setting(tmp_path, monkeypat
     assert cli.main(["run", "upgrade-node-based", "--ref", "v2.27.1"]) == 2
     err = capsys.readouterr().err
     assert "KUBESPRAY_REPO=" in err and "neither a URL nor an existing path" in err
+
+
+@pytest.mark.parametrize("command", [["run", "s"], ["matrix"], ["repro", "r.md"]])
+def test_patch_and_cherry_pick_apply_in_the_order_given(command):
+    args = cli._parser().parse_args([*command, "--cherry-pick", "abc1234", "--patch", "fix.diff", "--cherry-pick", "d"])
+    assert args.changes == [("cherry-pick", "abc1234"), ("patch", "fix.diff"), ("cherry-pick", "d")]

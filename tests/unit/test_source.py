@@ -260,3 +260,48 @@ def test_venv_key_defaults_to_the_running_python() -> None:
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
 
     assert venv.venv_key(REQUIREMENTS) == venv.venv_key(REQUIREMENTS, running)
+
+
+# --- changes (--patch, --cherry-pick) ------------------------------------------------------------
+
+
+def _side_commit(upstream: Upstream) -> str:
+    """A commit off the main line that adds FIX, like a backport on another branch."""
+    _git(upstream.path, "checkout", "--quiet", "-b", "fix", upstream.second)
+    (upstream.path / "FIX").write_text("fixed\n")
+    _git(upstream.path, "add", "FIX")
+    _git(upstream.path, "commit", "--quiet", "-m", "add FIX (#123)")
+    sha = _git(upstream.path, "rev-parse", "HEAD")
+    _git(upstream.path, "checkout", "--quiet", "main")
+    return sha
+
+
+def test_cherry_pick_applies_the_commit_without_moving_head(settings: Settings, upstream: Upstream) -> None:
+    fix = _side_commit(upstream)
+    worktree = source.add_worktree(settings, upstream.first, settings.runs_dir / "wt")
+    source.apply_change(worktree, source.cherry_pick_change(settings, fix[:9]))
+    assert (worktree / "FIX").read_text() == "fixed\n"
+    assert source.worktree_sha(worktree) == upstream.first
+
+
+def test_patch_applies_a_diff_file(settings: Settings, upstream: Upstream, tmp_path: Path) -> None:
+    diff = tmp_path / "fix.diff"
+    diff.write_text("--- a/VERSION\n+++ b/VERSION\n@@ -1 +1 @@\n-1\n+1-patched\n")
+    worktree = source.add_worktree(settings, upstream.first, settings.runs_dir / "wt")
+    source.apply_change(worktree, source.patch_change(diff))
+    assert (worktree / "VERSION").read_text() == "1-patched\n"
+
+
+def test_a_change_that_does_not_apply_names_itself(settings: Settings, upstream: Upstream, tmp_path: Path) -> None:
+    diff = tmp_path / "stale.diff"
+    diff.write_text("--- a/VERSION\n+++ b/VERSION\n@@ -1 +1 @@\n-7\n+8\n")
+    worktree = source.add_worktree(settings, upstream.first, settings.runs_dir / "wt")
+    with pytest.raises(HarnessError, match=r"--patch .*stale.diff does not apply to"):
+        source.apply_change(worktree, source.patch_change(diff))
+
+
+def test_a_missing_patch_file_or_unknown_commit_is_refused(settings: Settings, tmp_path: Path) -> None:
+    with pytest.raises(HarnessError, match="no such file"):
+        source.patch_change(tmp_path / "nope.diff")
+    with pytest.raises(HarnessError, match="--cherry-pick nope123"):
+        source.cherry_pick_change(settings, "nope123")

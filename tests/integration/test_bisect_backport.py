@@ -1,0 +1,37 @@
+"""`harness bisect --find fix` on release-2.27: the commit between v2.27.0 and v2.27.1 that
+fixed Report 1 is the backport 6a67d28fa (PR 12182, fallback_ip cacheable)."""
+
+from __future__ import annotations
+
+import pytest
+from cli_helpers import run_bisect
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def bisection(tmp_path_factory, docker_engine, kubespray_clone):
+    return run_bisect(
+        tmp_path_factory.mktemp("bisect"),
+        "upgrade-node-based",
+        "--find",
+        "fix",
+        "--bad",
+        "v2.27.0",
+        "--good",
+        "v2.27.1",
+    )
+
+
+def test_first_fixed_commit_is_the_fallback_ip_backport(bisection):
+    proc, result = bisection
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert result["first_commit"].startswith("6a67d28fa"), result
+    assert result["pr"] == "12182"
+    assert "fallback_ip" in result["subject"]
+
+
+def test_commits_failing_elsewhere_are_skipped_not_blamed(bisection):
+    _, result = bisection
+    assert result["first_commit"] not in result["skipped"]
+    assert all(p["verdict"] != "error" for p in result["probes"]), result["probes"]

@@ -1,0 +1,31 @@
+"""`harness bisect --find fix` on the scale scenario: the first commit after e33237529 where
+Report 2 no longer reproduces is 6d4714b66 (PR 12020, main_access_ip cacheable)."""
+
+from __future__ import annotations
+
+import pytest
+from cli_helpers import run_bisect
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def bisection(tmp_path_factory, docker_engine, kubespray_clone):
+    return run_bisect(
+        tmp_path_factory.mktemp("bisect"), "scale-limit", "--find", "fix", "--bad", "e33237529", "--good", "6d4714b66"
+    )
+
+
+def test_first_fixed_commit_is_the_main_access_ip_fix(bisection):
+    proc, result = bisection
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert result["first_commit"] == "6d4714b66e8d293e9beef8eb4568f3582cf9dccf", result
+    assert result["pr"] == "12020"
+    assert "main_access_ip" in result["subject"]
+
+
+def test_every_probe_answered_with_the_bug_or_without_it(bisection):
+    _, result = bisection
+    assert 1 <= result["runs"] <= 5, result["probes"]
+    assert {probe["verdict"] for probe in result["probes"]} <= {"reproduced", "not-reproduced", "failed-elsewhere"}
+    assert result["skipped"] == [p["sha"] for p in result["probes"] if p["verdict"] == "failed-elsewhere"]

@@ -1,0 +1,67 @@
+"""harness.bisect without containers: the predicate's answers, the order check, reading git's verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import bisect
+from harness.errors import HarnessError
+from harness.scenario import Expectation, FailureExpectation, Scenario
+from harness.settings import Settings
+
+SCALE = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+@pytest.mark.parametrize(
+    ("find", "verdict", "answer"),
+    [
+        ("regression", "not-reproduced", bisect.EXIT_OLD),
+        ("regression", "reproduced", bisect.EXIT_NEW),
+        ("fix", "reproduced", bisect.EXIT_OLD),
+        ("fix", "not-reproduced", bisect.EXIT_NEW),
+        ("regression", "failed-elsewhere", bisect.EXIT_SKIP),
+        ("fix", "failed-elsewhere", bisect.EXIT_SKIP),
+        ("fix", "error", bisect.EXIT_SKIP),
+    ],
+)
+def test_a_commit_failing_elsewhere_or_not_running_is_skipped_never_blamed(find, verdict, answer):
+    assert bisect._answer(find, verdict) == answer
+
+
+def test_the_bug_is_the_scenarios_failure_for_the_buggy_ref_or_its_only_one():
+    scale = Scenario.model_validate(
+        {
+            "name": "s",
+            "directory": SCALE,
+            "nodes": [{"name": "km-1", "role": "control-plane"}],
+            "steps": [{"name": "deploy", "playbook": "cluster.yml"}],
+            "expectations": {"a1": {"fail": {"task": "t", "message": "m"}}, "b2": "pass"},
+        }
+    )
+    settings = Settings.from_env({"KUBESPRAY_REPO": "/nonexistent"})
+    assert bisect.bug_of(settings, scale, "a1", "a1" * 20) == FailureExpectation(task="t", message="m")
+    with_two = scale.model_copy(
+        update={
+            "expectations": {**scale.expectations, "c3": Expectation(fail=FailureExpectation(task="u", message="n"))}
+        }
+    )
+    with pytest.raises(HarnessError, match="none for zz9"):
+        bisect.bug_of(settings, with_two, "zz9", "f" * 40)
+
+
+def test_git_bisect_output_gives_the_first_commit_subject_and_pr(tmp_path: Path, monkeypatch):
+    sha = "6d4714b66e8d293e9beef8eb4568f3582cf9dccf"
+    monkeypatch.setattr(bisect.source, "git", lambda *args, **kw: "Make main_access_ip cacheable in facts (#12020)")
+    result = bisect.BisectResult("scale-limit", "fix", "g", "b", None)
+    bisect._conclude(tmp_path, result, f"running probe\n{sha} is the first fixed commit\ncommit {sha}\n", "fixed")
+    assert (result.first_commit, result.pr) == (sha, "12020")
+
+
+def test_only_skipped_commits_left_lists_the_candidates(tmp_path: Path):
+    output = "There are only 'skip'ped commits left to test.\nThe first bad commit could be any of:\n" + "a" * 40
+    result = bisect.BisectResult("scale-limit", "regression", "g", "b", None)
+    bisect._conclude(tmp_path, result, output + "\n" + "b" * 40 + "\n", "bad")
+    assert result.first_commit is None and result.candidates == ["a" * 40, "b" * 40]
+    assert bisect.exit_code(result) == 1
