@@ -36,14 +36,16 @@ repro: setup
 	@test -n "$(REPORT)" || { echo "give REPORT=<bug report .md or .yaml>" >&2; exit 2; }
 	$(BIN)/harness repro $(REPORT) $(REPRO_ARGS)
 
+# Two at a time, a test module each: the integration modules run whole scenarios
+# (minutes each), and two runs share this machine's cores better than one.
 test: setup
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests -n 2 --dist loadfile
 
 test-unit: setup
 	$(BIN)/pytest tests -m "not integration"
 
 test-integration: setup
-	$(BIN)/pytest tests -m integration
+	$(BIN)/pytest tests -m integration -n 2 --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check harness tests scenarios

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -119,14 +120,17 @@ def test_ctrl_c_during_create_removes_every_container_and_network(docker_engine,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    run_id = None
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # "run <id>: ...": this run's own id, whatever else runs beside it
+    run_id = first.split()[1].rstrip(":") if first.startswith("run ") else None
+    assert run_id, first
     deadline = time.monotonic() + 300
-    while run_id is None and time.monotonic() < deadline:
-        for container in docker_engine.containers.list(filters={"label": provider.RUN_LABEL}):
-            run_id = container.labels[provider.RUN_LABEL]
+    selector = {"label": f"{provider.RUN_LABEL}={run_id}"}
+    while not docker_engine.containers.list(filters=selector) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert run_id, "no node container appeared"
+    assert docker_engine.containers.list(filters=selector), "no node container appeared"
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 130, stderr
