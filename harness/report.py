@@ -112,7 +112,7 @@ def print_bisect(console: Console, data: dict[str, Any]) -> None:
     console.print(f"{data['runs']} scenario runs{skipped}, {data['seconds']:.0f} s")
     word = "fixed" if data["find"] == "fix" else "bad"
     if data["first_commit"]:
-        pr = f" (PR #{data['pr']})" if data["pr"] else ""
+        pr = f" (PR #{data['pr']})" if data["pr"] and f"#{data['pr']}" not in data["subject"] else ""
         console.print(f"[green]first {word} commit: {data['first_commit']}[/green]")
         console.print(f"  {data['subject']}{pr}", markup=False)
     elif data["candidates"]:

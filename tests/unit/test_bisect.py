@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,22 @@ def test_only_skipped_commits_left_lists_the_candidates(tmp_path: Path):
     bisect._conclude(tmp_path, result, output + "\n" + "b" * 40 + "\n", "bad")
     assert result.first_commit is None and result.candidates == ["a" * 40, "b" * 40]
     assert bisect.exit_code(result) == 1
+
+
+def test_refs_in_the_wrong_order_are_refused_with_the_fix_spelled_out(tmp_path: Path):
+    repo = tmp_path / "repo"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    shas = []
+    for n in range(2):
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", f"c{n}"], check=True)
+        shas.append(subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip())
+    older, newer = shas
+    git_dir = repo / ".git"
+    regression = bisect.BisectOptions("s", good=newer, bad=older)
+    with pytest.raises(HarnessError, match="add --find fix"):
+        bisect._check_order(git_dir, regression, newer, older)
+    fix = bisect.BisectOptions("s", good=older, bad=newer, find="fix")
+    with pytest.raises(HarnessError, match="--bad is the older"):
+        bisect._check_order(git_dir, fix, newer, older)
+    bisect._check_order(git_dir, regression, older, newer)  # the right order passes
