@@ -84,6 +84,7 @@ class ReproResult:
             "saved_scenario": str(self.prepared.saved_to) if self.prepared.saved_to else None,
             "seconds": run.wall_seconds,
             "steps": [{"name": s.name, "seconds": s.seconds, "rc": s.rc, "log": s.log} for s in run.steps],
+            "checks": {"total": run.checks.total, "failed": run.checks.failed},
             "notes": self.prepared.plan.notes,
             "trusted_findings": [finding.describe() for finding in self.prepared.findings],
         }

@@ -83,6 +83,7 @@ def test_report_1_does_not_reproduce_on_the_fixed_release(report_1_fixed):
     assert result["verdict"] == "not-reproduced", result
     assert result["failed_task"] is None
     assert "verify" in [step["name"] for step in result["steps"]]
+    assert result["checks"]["total"] >= 20 and result["checks"]["failed"] == []
 
 
 def test_report_1_does_not_reproduce_with_the_backport_cherry_picked(report_1_backport):
