@@ -36,8 +36,8 @@ repro: setup
 	@test -n "$(REPORT)" || { echo "give REPORT=<bug report .md or .yaml>" >&2; exit 2; }
 	$(BIN)/harness repro $(REPORT) $(REPRO_ARGS)
 
-# Two at a time, a test module each: the integration modules run whole scenarios
-# (minutes each), and two runs share this machine's cores better than one.
+# Two lanes at a time (tests/conftest.py): the integration modules run
+# whole scenarios (minutes each), and two runs share this machine's cores better than one.
 test: setup
 	$(BIN)/pytest tests -n 2 --dist loadfile
 

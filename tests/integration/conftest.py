@@ -1,4 +1,7 @@
-"""Integration tests need a Docker engine and a Kubespray clone; without either they skip, saying which."""
+"""Integration tests need a Docker engine and a Kubespray clone; without either they skip, saying which.
+
+`make test` runs them in two lanes: see tests/conftest.py.
+"""
 
 from __future__ import annotations
 
