@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ class BisectResult:
             "candidates": self.candidates,
             "runs": self.runs,
             "skipped": self.skipped,
-            "probes": [probe.__dict__ for probe in self.probes],
+            "probes": [asdict(probe) for probe in self.probes],
             "seconds": self.seconds,
             "directory": self.directory,
         }
@@ -215,7 +215,7 @@ def probe(settings: Settings, directory: Path) -> int:
         verdict, run_dir, detail = "error", "", exc.message
     record = Probe(sha, verdict, round(time.monotonic() - started, 1), run_dir, detail[:500])
     with (directory / PROBES_FILE).open("a") as probes:
-        probes.write(json.dumps(record.__dict__) + "\n")
+        probes.write(json.dumps(asdict(record)) + "\n")
     answer = _answer(config["find"], verdict)
     term = {EXIT_OLD: TERMS[config["find"]][0], EXIT_NEW: TERMS[config["find"]][1]}.get(answer, "skip")
     print(f"probe {sha[:12]}: {verdict} in {record.seconds:.0f}s -> {term}", flush=True)

@@ -197,7 +197,7 @@ def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) 
     else:
         results = matrix.run(planned, args.jobs, out_dir, progress=console.print)
     if args.report_json:
-        _write(args.report_json, json.dumps([cell.as_dict() for cell in results], indent=2) + "\n")
+        _write_json(args.report_json, [cell.as_dict() for cell in results])
     return _matrix_outputs(console, results, args)
 
 
@@ -228,9 +228,9 @@ def _cmd_repro(args: argparse.Namespace, settings: Settings, console: Console) -
     )
     result = reproduce.reproduce(settings, options, progress=console.print)
     data = result.as_dict()
-    _write(result.prepared.directory / "repro.json", json.dumps(data, indent=2) + "\n")
+    _write_json(result.prepared.directory / "repro.json", data)
     if args.report_json:
-        _write(args.report_json, json.dumps(data, indent=2) + "\n")
+        _write_json(args.report_json, data)
     report.print_steps(console, result.run)
     report.print_repro(console, data)
     return 0 if data["verdict"] == "reproduced" else EXIT_MISMATCH
@@ -240,9 +240,9 @@ def _cmd_bisect(args: argparse.Namespace, settings: Settings, console: Console) 
     options = bisect.BisectOptions(args.scenario, args.good, args.bad, args.find)
     result = bisect.bisect(settings, options, progress=console.print)
     data = result.as_dict()
-    _write(Path(result.directory) / "bisect-result.json", json.dumps(data, indent=2) + "\n")
+    _write_json(Path(result.directory) / "bisect-result.json", data)
     if args.report_json:
-        _write(args.report_json, json.dumps(data, indent=2) + "\n")
+        _write_json(args.report_json, data)
     report.print_bisect(console, data)
     return bisect.exit_code(result)
 
@@ -258,6 +258,10 @@ def _cmd_bisect_probe(args: argparse.Namespace, settings: Settings, console: Con
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def _write_json(path: Path, data: object) -> None:
+    _write(path, json.dumps(data, indent=2) + "\n")
 
 
 def _cmd_images(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -37,8 +37,6 @@ class RunContext:
     lb_image: str
     connection: str = "ssh"
     scenarios_dir: Path = PROJECT_ROOT / "scenarios"
-    # Changes applied to the worktree on top of the sha (--patch, --cherry-pick).
-    changes: tuple[str, ...] = ()
 
     @property
     def network(self) -> str:
@@ -70,7 +68,7 @@ class RunContext:
         return self.run_dir / "steps.jsonl"
 
     def save(self) -> None:
-        data = {key: value if key == "changes" else str(value) for key, value in asdict(self).items()}
+        data = {key: str(value) for key, value in asdict(self).items()}
         (self.run_dir / CONTEXT_FILE).write_text(json.dumps(data, indent=2) + "\n")
 
     @classmethod
@@ -82,7 +80,6 @@ class RunContext:
         for key in ("run_dir", "worktree", "venv", "scenarios_dir"):
             if key in data:
                 data[key] = Path(data[key])
-        data["changes"] = tuple(data.get("changes", ()))
         return cls(**data)
 
     def molecule_env(self) -> dict[str, str]:
@@ -116,7 +113,7 @@ def prepare(
     node_images = images.ensure_images(settings, log)
     run_dir.mkdir(parents=True, exist_ok=True)
     worktree = run_dir / "kubespray"
-    if (worktree / ".git").exists() and (changes or source.worktree_sha(worktree) != sha):
+    if (worktree / ".git").exists() and source.worktree_sha(worktree) != sha:
         source.remove_worktree(settings, worktree)  # a standalone Molecule run on another ref
     if not (worktree / ".git").exists():
         source.add_worktree(settings, sha, worktree)
@@ -135,7 +132,6 @@ def prepare(
         lb_image=node_images.lb,
         connection=settings.connection,
         scenarios_dir=settings.scenarios_dir,
-        changes=tuple(change.describe() for change in changes),
     )
     if context.connection == "ssh":
         _new_ssh_key(context.ssh_key)

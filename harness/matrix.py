@@ -150,7 +150,7 @@ def plan(settings: Settings, cells: list[CellSpec], changes: tuple[source.Change
     """Resolve every ref first, so a moving ref gets one sha for the whole matrix.
 
     With changes (a fix under test) every cell is expected to pass unless it says otherwise."""
-    change_args = [arg for change in changes for arg in (f"--{change.kind}", change.target)]
+    change_args = [arg for change in changes for arg in change.argv()]
     results = []
     for cell in cells:
         sha = source.resolve(settings, cell.ref)

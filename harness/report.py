@@ -14,6 +14,7 @@ import jinja2
 from rich.console import Console
 from rich.table import Table
 
+from harness.kubespray import source
 from harness.runner import RunResult
 
 
@@ -52,7 +53,7 @@ def print_summary(console: Console, result: RunResult) -> None:
 
 
 def print_steps(console: Console, result: RunResult) -> None:
-    applied = f" with {', '.join(result.changes)}" if result.changes else ""
+    applied = source.with_changes(result.changes)
     table = Table(title=f"{result.scenario} @ {result.ref} ({result.sha[:12]}){applied}", show_edge=False)
     table.add_column("step")
     table.add_column("seconds", justify="right")
@@ -93,12 +94,8 @@ def print_repro(console: Console, data: dict[str, Any]) -> None:
     if data["failed_task"]:
         run = f"TASK [{data['failed_task']}] in step {data['failed_step']}: {_one_line(data['failed_message'] or '')}"
         console.print(f"  this run: {run}", markup=False)
-    console.print(f"  ref:      {data['ref']} ({data['sha'][:12]}){_changes(data)}", markup=False)
+    console.print(f"  ref:      {data['ref']} ({data['sha'][:12]}){source.with_changes(data['changes'])}", markup=False)
     console.print(f"  run dir:  {data['run_dir']}", markup=False)
-
-
-def _changes(data: dict[str, Any]) -> str:
-    return f" with {', '.join(data['changes'])}" if data.get("changes") else ""
 
 
 def print_bisect(console: Console, data: dict[str, Any]) -> None:

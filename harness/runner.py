@@ -105,7 +105,7 @@ def run(
     run_dir = run_dir_for(settings, scenario_name, ref, run_id)
     result = RunResult(scenario_name, ref, sha, run_id, run_dir.resolve(), expectation)
     result.changes = [change.describe() for change in changes]
-    applied = f" with {', '.join(result.changes)}" if changes else ""
+    applied = source.with_changes(result.changes)
     progress(f"run {run_id}: {scenario_name} at {ref} ({sha[:12]}){applied}, expecting {expectation.describe()}")
     progress(f"logs in {result.run_dir}")
 

@@ -122,6 +122,15 @@ class Change:
     def describe(self) -> str:
         return f"--patch {self.target}" if self.kind == "patch" else f"--cherry-pick {self.target[:12]}"
 
+    def argv(self) -> list[str]:
+        """The option that gives this change to `harness run`."""
+        return [f"--{self.kind}", self.target]
+
+
+def with_changes(described: list[str]) -> str:
+    """' with --cherry-pick abc, --patch x.diff' for titles and progress lines; '' without changes."""
+    return f" with {', '.join(described)}" if described else ""
+
 
 def patch_change(path: Path) -> Change:
     if not path.is_file():
@@ -141,10 +150,8 @@ def apply_change(worktree: Path, change: Change) -> None:
     if change.kind == "patch":
         argv = ["git", "-C", str(worktree), "apply", "--whitespace=nowarn", change.target]
     else:
-        argv = ["git", "-C", str(worktree), "cherry-pick", "--no-commit", "-m", "1", change.target]
-        if not _is_merge(worktree, change.target):
-            argv.remove("-m")
-            argv.remove("1")
+        mainline = ["-m", "1"] if _is_merge(worktree, change.target) else []
+        argv = ["git", "-C", str(worktree), "cherry-pick", "--no-commit", *mainline, change.target]
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise HarnessError(

@@ -30,7 +30,6 @@ from harness.scenario import NODE_NAME_RE
 # What runs offline in unprivileged containers (field notes): every step gets
 # these tags unless the command names its own or `--tags` says otherwise.
 RUNNABLE_TAGS = ["asserts", "facts", "etchosts", "haproxy"]
-LB_NODE = "lb-1"
 ADDRESS_VARS = ("ansible_host", "ansible_ssh_host", "ip", "access_ip")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _TEMPLATES = jinja2.Environment(
@@ -53,7 +52,6 @@ SPECS = {
 class Plan:
     """The scenario a report becomes, before it is written out."""
 
-    name: str
     description: str
     nodes: list[dict[str, Any]]
     group_vars: dict[str, dict[str, Any]]
@@ -68,7 +66,6 @@ class Plan:
 
 
 def plan(
-    name: str,
     description: str,
     inventory: ReportInventory,
     commands: list[Command],
@@ -81,7 +78,7 @@ def plan(
     notes = list(inventory.notes)
     balancer = _external_loadbalancer(inventory.group_vars, addresses)
     if balancer:
-        addresses[balancer] = _free_name(LB_NODE, inventory)
+        addresses[balancer] = _loadbalancer_name(inventory)
         notes.append(f"the API server load balancer {balancer} is node {addresses[balancer]} (HAProxy)")
     group_vars = {
         group: _placeholders(safety.without_connection_vars(variables), addresses, f"group {group}", notes)
@@ -92,7 +89,7 @@ def plan(
     nodes = [_node(host, joins.get(host.name), addresses, notes) for host in inventory.hosts]
     if balancer:
         nodes.append({"name": addresses[balancer], "role": "loadbalancer"})
-    return Plan(name, description, nodes, group_vars, steps, ref, failure, notes)
+    return Plan(description, nodes, group_vars, steps, ref, failure, notes)
 
 
 def _check_host_names(inventory: ReportInventory) -> None:
@@ -159,13 +156,10 @@ def _external_loadbalancer(group_vars: dict[str, dict[str, Any]], addresses: dic
     return None
 
 
-def _free_name(wanted: str, inventory: ReportInventory) -> str:
+def _loadbalancer_name(inventory: ReportInventory) -> str:
+    """lb-1, or the first lb-N that no host of the report is called."""
     taken = {host.name for host in inventory.hosts}
-    name, index = wanted, 1
-    while name in taken:
-        index += 1
-        name = f"lb-{index}"
-    return name
+    return next(f"lb-{index}" for index in range(1, len(taken) + 2) if f"lb-{index}" not in taken)
 
 
 def _steps(

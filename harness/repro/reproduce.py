@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness import report as run_report
 from harness import runner
 from harness import scenario as scenarios
 from harness.errors import HarnessError
@@ -29,6 +30,21 @@ from harness.settings import Settings
 from harness.verdict import ReproVerdict, repro_verdict
 
 DEPLOY_STEP = "deploy"
+# Of a run's report.json (harness.report.as_dict), what repro.json carries as it is.
+SHARED_RUN_FIELDS = (
+    "ref",
+    "sha",
+    "changes",
+    "failed_step",
+    "failed_task",
+    "failed_host",
+    "failed_message",
+    "failed_log",
+    "run_dir",
+    "seconds",
+    "steps",
+    "checks",
+)
 
 
 @dataclass(frozen=True)
@@ -64,27 +80,17 @@ class ReproResult:
     verdict: ReproVerdict
 
     def as_dict(self) -> dict[str, Any]:
-        run, failure = self.run, self.prepared.failure
+        """The run's report.json fields that a repro shares, with the report's side beside them."""
+        run, failure = run_report.as_dict(self.run), self.prepared.failure
         return {
             "verdict": self.verdict.value,
             "report": str(self.prepared.directory / "report.md"),
-            "ref": self.prepared.ref,
-            "sha": self.prepared.sha,
-            "changes": run.changes,
+            **{field: run[field] for field in SHARED_RUN_FIELDS},
             "expected_task": failure.task,
             "expected_message": failure.message,
             "expected_host": failure.host,
-            "failed_step": run.failed_step,
-            "failed_task": run.failed_task,
-            "failed_host": run.failed_host,
-            "failed_message": run.failed_message,
-            "failed_log": run.failed_log,
-            "run_dir": str(run.run_dir),
             "scenario_dir": str(self.prepared.settings.scenarios_dir / self.prepared.name),
             "saved_scenario": str(self.prepared.saved_to) if self.prepared.saved_to else None,
-            "seconds": run.wall_seconds,
-            "steps": [{"name": s.name, "seconds": s.seconds, "rc": s.rc, "log": s.log} for s in run.steps],
-            "checks": {"total": run.checks.total, "failed": run.checks.failed},
             "notes": self.prepared.plan.notes,
             "trusted_findings": [finding.describe() for finding in self.prepared.findings],
         }
@@ -107,7 +113,7 @@ def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None
     sha = _resolve(settings, ref, report, from_report=options.ref is None)
     _check_playbooks(settings, sha, replayed.commands, where)
     name = _scenario_name(options.report)
-    plan = build.plan(name, _description(report), inventory, replayed.commands, failure, ref, options.tags)
+    plan = build.plan(_description(report), inventory, replayed.commands, failure, ref, options.tags)
     plan.notes[:0] = replayed.notes
     directory = _repro_directory(settings, name)
     scenarios_dir = _scenarios_dir(settings, directory)

@@ -4,15 +4,16 @@ fixed Report 1 is the backport 6a67d28fa (PR 12182, fallback_ip cacheable)."""
 from __future__ import annotations
 
 import pytest
-from cli_helpers import run_bisect
+from cli_helpers import run_with_report_json
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def bisection(tmp_path_factory, docker_engine, kubespray_clone):
-    return run_bisect(
+    return run_with_report_json(
         tmp_path_factory.mktemp("bisect"),
+        "bisect",
         "upgrade-node-based",
         "--find",
         "fix",

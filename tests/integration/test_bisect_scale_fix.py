@@ -4,15 +4,23 @@ Report 2 no longer reproduces is 6d4714b66 (PR 12020, main_access_ip cacheable).
 from __future__ import annotations
 
 import pytest
-from cli_helpers import run_bisect
+from cli_helpers import run_with_report_json
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def bisection(tmp_path_factory, docker_engine, kubespray_clone):
-    return run_bisect(
-        tmp_path_factory.mktemp("bisect"), "scale-limit", "--find", "fix", "--bad", "e33237529", "--good", "6d4714b66"
+    return run_with_report_json(
+        tmp_path_factory.mktemp("bisect"),
+        "bisect",
+        "scale-limit",
+        "--find",
+        "fix",
+        "--bad",
+        "e33237529",
+        "--good",
+        "6d4714b66",
     )
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_with_report_json
 
 from harness import provider
 
@@ -23,12 +24,7 @@ BACKPORT = "6a67d28fa"  # [release-2.27] Make fallback_ip cacheable in facts (#1
 
 
 def _repro(tmp_path: Path, report: str, *args: str, env: dict[str, str] | None = None):
-    out = tmp_path / "repro.json"
-    argv = [*HARNESS, "repro", str(REPORTS / report), "--report-json", str(out), *args]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, check=False, env=env)
-    print(proc.stdout[-4000:], proc.stderr[-4000:])
-    assert out.is_file(), proc.stderr[-3000:]
-    return proc, json.loads(out.read_text())
+    return run_with_report_json(tmp_path, "repro", str(REPORTS / report), *args, env=env, timeout=1800)
 
 
 @pytest.fixture(scope="module")
