@@ -42,6 +42,9 @@ class BisectOptions:
     good: str
     bad: str
     find: str = "regression"  # or "fix"
+    # git bisect trusts the ends it is given; a wrong one names a wrong commit. By default both
+    # ends are run first and must show the bug (bad) and not show it (good).
+    trust_ends: bool = False
 
 
 @dataclass
@@ -67,6 +70,7 @@ class BisectResult:
     subject: str = ""
     pr: str | None = None
     candidates: list[str] = field(default_factory=list)  # when only skipped commits are left
+    ends_problem: str = ""  # an end that did not behave as given: nothing was bisected
     probes: list[Probe] = field(default_factory=list)
     seconds: float = 0.0
     directory: str = ""
@@ -89,6 +93,7 @@ class BisectResult:
             "subject": self.subject,
             "pr": self.pr,
             "candidates": self.candidates,
+            "ends_problem": self.ends_problem,
             "runs": self.runs,
             "skipped": self.skipped,
             "probes": [asdict(probe) for probe in self.probes],
@@ -107,7 +112,7 @@ def bug_of(settings: Settings, scenario: Scenario, bad_ref: str, bad_sha: str) -
         return failures.pop()
     raise HarnessError(
         f"scenario {scenario.name} names {len(failures) or 'no'} failure expectation(s) and none for {bad_ref}; "
-        f"add `{bad_ref}: {{fail: {{task: ..., message: ...}}}}` to its expectations"
+        f"add `{bad_ref}: {{fail: {{task: ..., step: ..., hosts: [...], message: ...}}}}` to its expectations"
     )
 
 
@@ -122,23 +127,51 @@ def bisect(settings: Settings, options: BisectOptions, progress: Callable[[str],
     _check_order(repo, options, old, new)
     directory = (settings.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-bisect-{scenario.name}").resolve()
     directory.mkdir(parents=True)
-    config = {"scenario": scenario.name, "find": options.find, "task": bug.task, "message": bug.message}
+    config = {"scenario": scenario.name, "find": options.find, "bug": bug.model_dump()}
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     progress(f"bisect {scenario.name}: first {TERMS[options.find][1]} commit between {old[:12]} and {new[:12]}")
-    progress(f"the bug: fails at {bug.task!r} with {bug.message!r}; other failures skip the commit")
+    progress(f"the bug: {bug.describe()}; other failures skip the commit")
     started = time.monotonic()
+    result = BisectResult(scenario.name, options.find, good, bad, None, directory=str(directory))
+    result.ends_problem = "" if options.trust_ends else _check_ends(settings, directory, options.find, old, new)
+    if not result.ends_problem:
+        result.first_commit = _bisect(settings, directory, options.find, old, new, progress, result)
+    result.probes = read_probes(directory)
+    result.seconds = round(time.monotonic() - started, 1)
+    return result
+
+
+def _bisect(
+    settings: Settings,
+    directory: Path,
+    find: str,
+    old: str,
+    new: str,
+    progress: Callable[[str], None],
+    result: BisectResult,
+) -> str | None:
     worktree = directory / "git"
     source.add_worktree(settings, new, worktree, checkout=False)
     try:
-        output = _bisect_run(worktree, options.find, old, new, directory, progress)
+        output = _bisect_run(worktree, find, old, new, directory, progress)
     finally:
         subprocess.run(["git", "-C", str(worktree), "bisect", "reset"], capture_output=True, check=False)
         source.remove_worktree(settings, worktree)
-    result = BisectResult(scenario.name, options.find, good, bad, None, directory=str(directory))
-    result.probes = read_probes(directory)
-    result.seconds = round(time.monotonic() - started, 1)
-    _conclude(repo, result, output, TERMS[options.find][1])
-    return result
+    _conclude(source.ensure_clone(settings), result, output, TERMS[find][1])
+    return result.first_commit
+
+
+def _check_ends(settings: Settings, directory: Path, find: str, old: str, new: str) -> str:
+    """Run both ends as given; '' when they hold, else what did not."""
+    term_old, term_new = TERMS[find]
+    for sha, term, wanted in ((old, term_old, EXIT_OLD), (new, term_new, EXIT_NEW)):
+        verdict = probe_commit(settings, directory, sha)
+        if _answer(find, verdict) != wanted:
+            return (
+                f"the {term} end {sha[:12]} is not {term}: its run gave {verdict}; "
+                f"check the refs (or give --trust-ends to bisect without running them)"
+            )
+    return ""
 
 
 def _check_order(repo: Path, options: BisectOptions, old: str, new: str) -> None:
@@ -203,8 +236,13 @@ def read_probes(directory: Path) -> list[Probe]:
 def probe(settings: Settings, directory: Path) -> int:
     """One bisection step (`git bisect run` calls it): run the scenario at BISECT_HEAD, answer 0/1/125."""
     config = json.loads((directory / CONFIG_FILE).read_text())
-    sha = _bisect_head(directory)
-    bug = Expectation(fail=FailureExpectation(task=config["task"], message=config["message"]))
+    return _answer(config["find"], probe_commit(settings, directory, _bisect_head(directory)))
+
+
+def probe_commit(settings: Settings, directory: Path, sha: str) -> str:
+    """Run the scenario at one commit, expecting the bug; record and print the verdict."""
+    config = json.loads((directory / CONFIG_FILE).read_text())
+    bug = Expectation(fail=FailureExpectation(**config["bug"]))
     started = time.monotonic()
     try:
         run = runner.run(replace(settings, runs_dir=directory / "runs"), config["scenario"], sha, bug)
@@ -219,7 +257,7 @@ def probe(settings: Settings, directory: Path) -> int:
     answer = _answer(config["find"], verdict)
     term = {EXIT_OLD: TERMS[config["find"]][0], EXIT_NEW: TERMS[config["find"]][1]}.get(answer, "skip")
     print(f"probe {sha[:12]}: {verdict} in {record.seconds:.0f}s -> {term}", flush=True)
-    return answer
+    return verdict
 
 
 def _bisect_head(directory: Path) -> str:

@@ -81,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--report-json", type=Path, help="write the result(s) as JSON here")
     run.add_argument("--expect", choices=["pass"], help="expectation for a ref the scenario has none for")
     run.add_argument("--expect-fail-task", help="expected failing task, as Ansible names it ('role : task')")
+    run.add_argument("--expect-fail-step", help="the scenario step the expected failure happens in")
+    run.add_argument(
+        "--expect-fail-host", action="append", default=[], help="a host the task fails on (repeatable: all of them)"
+    )
     run.add_argument("--expect-fail-message", help="substring of the expected failure message")
     _add_change_options(run)
     run.set_defaults(func=_cmd_run)
@@ -128,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
     bs.add_argument("--good", required=True, help="a commit where the bug is absent (with --find fix: the fixed one)")
     bs.add_argument("--bad", required=True, help="a commit where the bug is present")
     bs.add_argument("--find", choices=sorted(bisect.TERMS), default="regression")
+    bs.add_argument(
+        "--trust-ends", action="store_true", help="do not run --good and --bad first to check they are what they say"
+    )
     bs.add_argument("--report-json", type=Path, help="write the result as JSON here")
     bs.set_defaults(func=_cmd_bisect)
 
@@ -149,14 +156,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+FAIL_OPTIONS = ("task", "step", "host", "message")
+
+
 def _expectation(args: argparse.Namespace) -> Expectation | None:
-    if args.expect_fail_task or args.expect_fail_message:
-        if not (args.expect_fail_task and args.expect_fail_message):
-            raise HarnessError("--expect-fail-task and --expect-fail-message go together: give both")
-        if args.expect:
-            raise HarnessError("--expect pass contradicts --expect-fail-task: give one expectation")
-        return Expectation(fail=FailureExpectation(task=args.expect_fail_task, message=args.expect_fail_message))
-    return Expectation() if args.expect == "pass" else None
+    given = {name: getattr(args, f"expect_fail_{name}") for name in FAIL_OPTIONS}
+    if not any(given.values()):
+        return Expectation() if args.expect == "pass" else None
+    missing = [f"--expect-fail-{name}" for name, value in given.items() if not value or not str(value).strip()]
+    if missing:
+        raise HarnessError(f"an expected failure names its task, step, host(s) and message: add {' '.join(missing)}")
+    if args.expect:
+        raise HarnessError("--expect pass contradicts --expect-fail-task: give one expectation")
+    return Expectation(
+        fail=FailureExpectation(
+            task=args.expect_fail_task,
+            step=args.expect_fail_step,
+            hosts=args.expect_fail_host,
+            message=args.expect_fail_message,
+        )
+    )
 
 
 def _cmd_run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -237,7 +256,7 @@ def _cmd_repro(args: argparse.Namespace, settings: Settings, console: Console) -
 
 
 def _cmd_bisect(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    options = bisect.BisectOptions(args.scenario, args.good, args.bad, args.find)
+    options = bisect.BisectOptions(args.scenario, args.good, args.bad, args.find, args.trust_ends)
     result = bisect.bisect(settings, options, progress=console.print)
     data = result.as_dict()
     _write_json(Path(result.directory) / "bisect-result.json", data)

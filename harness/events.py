@@ -9,14 +9,24 @@ from typing import Any
 
 CALLBACK_DIR = Path(__file__).parent / "ansible_plugins" / "callback"
 CALLBACK_NAME = "harness_events"
+# What a failed result may say, in the order a person reads it: a task can fail
+# with no `msg` at all (a command's rc and stderr, a module's crash).
+MESSAGE_FIELDS = ("msg", "stderr", "module_stdout", "exception")
 
 
 @dataclass(frozen=True)
 class Failure:
+    """One task that failed, on every host it failed on at that point of the run."""
+
     task: str
-    host: str
-    message: str
-    play: str = ""
+    hosts: tuple[str, ...]
+    message: str  # the first of MESSAGE_FIELDS that says something
+    rc: int | None = None
+    text: str = ""  # every one of MESSAGE_FIELDS: what an expected message is looked for in
+
+    @property
+    def host(self) -> str:
+        return self.hosts[0] if self.hosts else ""
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
@@ -32,26 +42,62 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 
 
 def first_failure(events: list[dict[str, Any]]) -> Failure | None:
-    """The failure that made the playbook fail.
+    """The failure that made the playbook fail, with every host that failed there.
 
     Ignored failures (ignore_errors) do not count. A host stops at its fatal
     failure, so on each host that ended the run failed, its *last* failure is
-    the fatal one (earlier ones were rescued); the earliest of those wins.
+    the fatal one (earlier ones were rescued); the earliest of those wins, and
+    the hosts whose fatal failure is that same task run are listed with it.
     """
     failed_hosts = _hosts_failed_at_end(events)
-    fatal: dict[str, tuple[int, dict[str, Any]]] = {}
+    fatal: dict[str, tuple[int, int, dict[str, Any]]] = {}  # host -> (index, task run, event)
+    task_run = -1
     for index, event in enumerate(events):
+        if event["event"] == "task_start":
+            task_run = index
         if event["event"] not in ("failed", "unreachable") or event.get("ignore_errors"):
             continue
         if failed_hosts is None:  # the run never reached its stats: the first failure is all we know
-            fatal.setdefault(event["host"], (index, event))
+            fatal.setdefault(event["host"], (index, task_run, event))
         elif event["host"] in failed_hosts:
-            fatal[event["host"]] = (index, event)
+            fatal[event["host"]] = (index, task_run, event)
     if not fatal:
         return None
-    _, event = min(fatal.values(), key=lambda item: item[0])
-    message = event.get("msg") or event.get("stderr") or ""
-    return Failure(task=event["task"], host=event["host"], message=message, play=event.get("play", ""))
+    _, first_run, first = min(fatal.values(), key=lambda item: item[0])
+    hosts = [event["host"] for _, run, event in sorted(fatal.values(), key=lambda item: item[0]) if run == first_run]
+    return _failure(first, hosts)
+
+
+def unreachable(events: list[dict[str, Any]]) -> Failure | None:
+    """The first task at which a host was unreachable, ignored or not, with every host unreachable there.
+
+    Under `ignore_unreachable` (or `ignore_errors`) the playbook goes on and may even
+    succeed, but what the harness meant to see on that host was never seen."""
+    first_run, first, hosts = None, None, []
+    task_run = -1
+    for index, event in enumerate(events):
+        if event["event"] == "task_start":
+            task_run = index
+        if event["event"] != "unreachable":
+            continue
+        if first_run is None:
+            first_run, first = task_run, event
+        if task_run == first_run and event["host"] not in hosts:
+            hosts.append(event["host"])
+    return _failure(first, hosts) if first is not None else None
+
+
+def _failure(event: dict[str, Any], hosts: list[str]) -> Failure:
+    said = [str(event.get(name) or "").strip() for name in MESSAGE_FIELDS]
+    message = next((text for text in said if text), "")
+    rc = event.get("rc")
+    return Failure(
+        task=event["task"],
+        hosts=tuple(hosts),
+        message=message or (f"rc={rc}" if rc is not None else ""),
+        rc=rc if isinstance(rc, int) else None,
+        text="\n".join(text for text in said if text),
+    )
 
 
 def _hosts_failed_at_end(events: list[dict[str, Any]]) -> set[str] | None:
@@ -61,13 +107,3 @@ def _hosts_failed_at_end(events: list[dict[str, Any]]) -> set[str] | None:
         return None
     hosts = stats[-1]["hosts"]
     return {host for host, counts in hosts.items() if counts.get("failures") or counts.get("unreachable")}
-
-
-def task_output(events: list[dict[str, Any]], task: str, around: int = 3) -> list[dict[str, Any]]:
-    """The named task's results with the few tasks before it, for reports."""
-    starts = [i for i, event in enumerate(events) if event["event"] == "task_start" and event["task"] == task]
-    if not starts:
-        return []
-    first = starts[0]
-    begin = max(0, first - around * 6)
-    return [event for event in events[begin:] if event["event"] != "stats"][: around * 12]

@@ -31,12 +31,14 @@ def as_dict(result: RunResult) -> dict[str, Any]:
         "failed_step": result.failed_step,
         "failed_task": result.failed_task,
         "failed_host": result.failed_host,
+        "failed_hosts": result.failed_hosts,
         "failed_message": result.failed_message,
         "failed_log": result.failed_log,
+        "differences": result.differences,
         "run_dir": str(result.run_dir),
         "seconds": result.wall_seconds,
         "steps": [{"name": s.name, "seconds": s.seconds, "rc": s.rc, "log": s.log} for s in result.steps],
-        "checks": {"total": result.checks.total, "failed": result.checks.failed},
+        "checks": result.checks.as_dict(),
         "leftovers_removed": result.leftovers_removed,
     }
 
@@ -70,12 +72,14 @@ def print_verdict(console: Console, result: RunResult) -> None:
     console.print(f"[{style}]verdict: {result.verdict.headline}[/{style}] (expected: {result.expected.describe()})")
     if result.failed_task:  # Ansible's text may hold [brackets]: never read it as markup
         console.print(f"  step:    {result.failed_step}", markup=False)
-        host = f"  (host {result.failed_host})" if result.failed_host else ""
-        console.print(f"  task:    {result.failed_task}{host}", markup=False)
+        hosts = f"  (hosts {', '.join(result.failed_hosts)})" if result.failed_hosts else ""
+        console.print(f"  task:    {result.failed_task}{hosts}", markup=False)
         console.print(f"  message: {_one_line(result.failed_message or '')}", markup=False)
         console.print(f"  log:     {result.failed_log}", markup=False)
+    for difference in result.differences:
+        console.print(f"  differs: {difference}", markup=False)
     if result.checks.total:
-        console.print(f"  checks:  {result.checks.total - len(result.checks.failed)}/{result.checks.total} passed")
+        console.print(f"  checks:  {_checks_line(result.checks.as_dict())}")
     console.print(f"  run dir: {result.run_dir}")
 
 
@@ -83,6 +87,7 @@ REPRO_HEADLINES = {
     "reproduced": ("green", "reproduced: the run failed where the report says"),
     "not-reproduced": ("yellow", "not reproduced: the report's commands passed"),
     "failed-elsewhere": ("red", "failed elsewhere: the run failed, but not where the report says"),
+    "inconclusive": ("red", "inconclusive: a host was unreachable or host checks were skipped"),
 }
 
 
@@ -90,10 +95,15 @@ def print_repro(console: Console, data: dict[str, Any]) -> None:
     """A repro's answer, with the report's failure beside the run's."""
     style, headline = REPRO_HEADLINES[data["verdict"]]
     console.print(f"[{style}]{headline}[/{style}]")
-    console.print(f"  report:   TASK [{data['expected_task']}]: {data['expected_message']}", markup=False)
+    where = f"in step {data['expected_step']} on {', '.join(data['expected_hosts'])}"
+    said = data["expected_message"] or f"rc={data['expected_rc']}"
+    console.print(f"  report:   TASK [{data['expected_task']}] {where}: {said}", markup=False)
     if data["failed_task"]:
-        run = f"TASK [{data['failed_task']}] in step {data['failed_step']}: {_one_line(data['failed_message'] or '')}"
-        console.print(f"  this run: {run}", markup=False)
+        hosts = ", ".join(data["failed_hosts"]) or "-"
+        run = f"TASK [{data['failed_task']}] in step {data['failed_step']} on {hosts}"
+        console.print(f"  this run: {run}: {_one_line(data['failed_message'] or '')}", markup=False)
+    for difference in data["differences"]:
+        console.print(f"  differs:  {difference}", markup=False)
     console.print(f"  ref:      {data['ref']} ({data['sha'][:12]}){source.with_changes(data['changes'])}", markup=False)
     console.print(f"  run dir:  {data['run_dir']}", markup=False)
 
@@ -112,6 +122,8 @@ def print_bisect(console: Console, data: dict[str, Any]) -> None:
         pr = f" (PR #{data['pr']})" if data["pr"] and f"#{data['pr']}" not in data["subject"] else ""
         console.print(f"[green]first {word} commit: {data['first_commit']}[/green]")
         console.print(f"  {data['subject']}{pr}", markup=False)
+    elif data.get("ends_problem"):
+        console.print(f"nothing bisected: {data['ends_problem']}", style="red", markup=False)
     elif data["candidates"]:
         console.print(f"[red]only skipped commits are left; the first {word} is one of:[/red]")
         for sha in data["candidates"]:
@@ -136,6 +148,13 @@ def print_table(console: Console, results: list[RunResult]) -> None:
             f"{r.wall_seconds:.0f}",
         )
     console.print(table)
+
+
+def _checks_line(checks: dict[str, Any]) -> str:
+    """'23/25 passed, 2 skipped' from report.json's `checks`."""
+    skipped = checks.get("skipped", [])
+    passed = checks["total"] - len(checks["failed"]) - len(skipped)
+    return f"{passed}/{checks['total']} passed" + (f", {len(skipped)} skipped" if skipped else "")
 
 
 def _one_line(text: str, limit: int = 400) -> str:

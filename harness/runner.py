@@ -48,9 +48,11 @@ class RunResult:
     verdict: Verdict | None = None
     failed_step: str | None = None
     failed_task: str | None = None
-    failed_host: str | None = None
+    failed_hosts: list[str] = field(default_factory=list)
     failed_message: str | None = None
     failed_log: str | None = None
+    differences: list[str] = field(default_factory=list)  # why a failure is not the expected one
+    action_failure: molecule.ActionResult | None = None  # a Molecule action that failed outside a step
     steps: list[Timing] = field(default_factory=list)
     checks: checks.CheckResults = field(default_factory=checks.CheckResults)
     leftovers_removed: int = 0
@@ -60,6 +62,10 @@ class RunResult:
     @property
     def matches(self) -> bool:
         return self.verdict is not None and matches_expectation(self.verdict)
+
+    @property
+    def failed_host(self) -> str | None:
+        return self.failed_hosts[0] if self.failed_hosts else None
 
 
 def expectation_for(settings: Settings, scenario: Scenario, ref: str, sha: str) -> Expectation | None:
@@ -95,8 +101,12 @@ def run(
     if expectation is None:
         raise HarnessError(
             f"scenario {scenario_name} states no expectation for ref {ref}: add one to its scenario.yml "
-            "or say it with --expect pass / --expect-fail-task TASK --expect-fail-message TEXT"
+            "or say it with --expect pass / --expect-fail-task TASK --expect-fail-step STEP "
+            "--expect-fail-host HOST --expect-fail-message TEXT"
         )
+    problem = expectation.fail and scenarios.failure_expectation_problem(scenario, expectation.fail)
+    if problem:
+        raise HarnessError(f"the expected failure cannot happen here: {problem}")
     client = provider.connect()
     run_id = run_context.new_run_id()
     provider.assert_names_free(
@@ -121,7 +131,7 @@ def run(
     finally:
         _teardown(settings, context, scenario, result, progress)
     result.wall_seconds = round(time.monotonic() - started, 1)
-    _judge(context, result)
+    _judge(context, scenario, result)
     return result
 
 
@@ -147,12 +157,8 @@ def _lifecycle(context: RunContext, scenario: Scenario, result: RunResult, progr
 def _note_action_failure(context: RunContext, result: RunResult, outcome: molecule.ActionResult) -> None:
     """A Molecule action failed. Failures inside a Kubespray step are read from events later."""
     failed_steps = [step for step in steps.read_results(context) if step.rc != 0]
-    if failed_steps or outcome.action == "verify":
-        return
-    result.failed_step = f"molecule {outcome.action}"
-    result.failed_task = f"molecule {outcome.action}"
-    result.failed_message = molecule.log_tail(outcome.log, 8)
-    result.failed_log = str(outcome.log)
+    if not failed_steps and outcome.action != "verify":
+        result.action_failure = outcome
 
 
 def _teardown(settings: Settings, context: RunContext, scenario: Scenario, result: RunResult, progress) -> None:
@@ -183,33 +189,67 @@ def _collect_artifacts(context: RunContext, scenario: Scenario) -> None:
                 (target / name).write_text(content)
 
 
-def _judge(context: RunContext, result: RunResult) -> None:
-    kubespray_steps = steps.read_results(context)
-    failed = next((step for step in kubespray_steps if step.rc != 0), None)
+def _judge(context: RunContext, scenario: Scenario, result: RunResult) -> None:
     result.checks = checks.read_junit(context.run_dir / "verify-junit.xml")
+    recorded = [(step, events.read_events(Path(step.events))) for step in steps.read_results(context)]
+    outcome, log = outcome_of(recorded, result.action_failure, result.checks, scenario.optional_checks)
+    log = log or str(context.logs_dir / "molecule-verify.log")
+    shown = outcome.unreachable or outcome.failure
+    if outcome.unreachable is not None:
+        result.failed_step = _step_of(recorded, outcome.unreachable)
+        result.failed_log = next((step.log for step, _ in recorded if step.name == result.failed_step), log)
+    elif not outcome.passed:
+        result.failed_step, result.failed_log = outcome.failed_step, log
+    if shown is not None:
+        result.failed_task, result.failed_hosts, result.failed_message = shown.task, list(shown.hosts), shown.message
+    if outcome.unreachable is not None:
+        result.failed_message = f"unreachable: {outcome.unreachable.message}"
+    if outcome.checks_skipped and outcome.passed:
+        result.failed_step, result.failed_log = "verify", log
+        result.failed_task = "testinfra: skipped " + ", ".join(outcome.checks_skipped)
+        result.failed_message = "host checks were skipped; a scenario that means it lists them in optional_checks"
+    judgement = decide(result.expected, outcome)
+    result.verdict, result.differences = judgement.verdict, list(judgement.differences)
+
+
+def outcome_of(
+    recorded: list[tuple[steps.StepResult, list[dict]]],
+    action_failure: molecule.ActionResult | None,
+    results: checks.CheckResults,
+    optional_checks: list[str],
+) -> tuple[Outcome, str | None]:
+    """What happened in a run, and the log that shows it. Precedence: a host unreachable in
+    any step (even ignored); else the first failed Kubespray step; else a Molecule action that
+    failed outside the steps; else host checks that failed or never ran; else skipped checks."""
+    unreachable = next((found for _, events_ in recorded if (found := events.unreachable(events_))), None)
+    failed = next(((step, events_) for step, events_ in recorded if step.rc != 0), None)
     if failed is not None:
-        failure = events.first_failure(events.read_events(Path(failed.events)))
-        result.failed_step, result.failed_log = failed.name, failed.log
-        if failure is not None:
-            result.failed_task, result.failed_host, result.failed_message = failure.task, failure.host, failure.message
-        else:
-            result.failed_task, result.failed_message = (
-                "(no failed task recorded)",
-                f"ansible-playbook exited {failed.rc}",
-            )
-    elif result.failed_step is None and not result.checks.passed:
-        result.failed_step = "verify"
-        result.failed_task = "testinfra: " + (", ".join(result.checks.failed) or "no checks ran")
-        result.failed_message = result.checks.first_message or "the verifier produced no results"
-        result.failed_log = str(context.logs_dir / "molecule-verify.log")
-    outcome = Outcome(failed_step=result.failed_step, failure=_as_failure(result))
-    result.verdict = decide(result.expected, outcome)
+        step, events_ = failed
+        failure = events.first_failure(events_) or events.Failure(
+            "(no failed task recorded)", (), f"ansible-playbook exited {step.rc}"
+        )
+        return Outcome(step.name, failure, unreachable), step.log
+    if action_failure is not None:
+        name = f"molecule {action_failure.action}"
+        failure = events.Failure(name, (), molecule.log_tail(action_failure.log, 8))
+        return Outcome(name, failure, unreachable), str(action_failure.log)
+    if not results.passed:
+        failure = events.Failure(
+            "testinfra: " + (", ".join(results.failed) or "no checks ran"),
+            (),
+            results.first_message or "the verifier produced no results",
+        )
+        return Outcome("verify", failure, unreachable), None
+    skipped = tuple(results.required_skipped(optional_checks))
+    return Outcome(unreachable=unreachable, checks_skipped=skipped), None
 
 
-def _as_failure(result: RunResult) -> events.Failure | None:
-    if result.failed_task is None:
-        return None
-    return events.Failure(task=result.failed_task, host=result.failed_host or "", message=result.failed_message or "")
+def _step_of(recorded: list[tuple[steps.StepResult, list[dict]]], failure: events.Failure) -> str | None:
+    """The step in which a failure (e.g. an unreachable host) was recorded."""
+    for step, events_ in recorded:
+        if any(e.get("task") == failure.task and e.get("host") in failure.hosts for e in events_):
+            return step.name
+    return None
 
 
 def _record(result: RunResult, progress, timing: Timing) -> None:

@@ -57,12 +57,32 @@ class Step(Strict):
 
 
 class FailureExpectation(Strict):
-    task: str
-    message: str
+    """Where the bug shows: this task, in this step, failing on exactly these hosts, saying this.
+
+    A failure anywhere else (another step, another host, another message) is not the bug."""
+
+    task: str = Field(min_length=1)
+    step: str = Field(min_length=1)
+    hosts: tuple[str, ...] = Field(min_length=1)
+    # A substring of the failure's msg, stderr, module_stdout or exception; never empty,
+    # since an empty string is in every message. A failure with nothing to say gives `rc`.
+    message: str | None = Field(default=None, pattern=r"\S")
+    rc: int | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> FailureExpectation:
+        if self.message is None and self.rc is None:
+            raise ValueError("a failure expectation needs a message (a substring of the failure's text) or an rc")
+        return self
+
+    def describe(self) -> str:
+        said = [f"{self.message!r}"] if self.message is not None else []
+        said += [f"rc={self.rc}"] if self.rc is not None else []
+        return f"fail at {self.task!r} in step {self.step} on {', '.join(self.hosts)} with {' and '.join(said)}"
 
 
 class Expectation(Strict):
-    """`pass`, or `fail` at a named task with a message substring."""
+    """`pass`, or `fail` at a named task, step and hosts, with a message substring."""
 
     fail: FailureExpectation | None = None
 
@@ -71,7 +91,7 @@ class Expectation(Strict):
         return self.fail is None
 
     def describe(self) -> str:
-        return "pass" if self.fail is None else f"fail at {self.fail.task!r} with {self.fail.message!r}"
+        return "pass" if self.fail is None else self.fail.describe()
 
 
 class Scenario(Strict):
@@ -84,6 +104,9 @@ class Scenario(Strict):
     steps: list[Step]
     default_refs: list[str] = Field(default_factory=list)
     expectations: dict[str, Expectation] = Field(default_factory=dict)
+    # Host checks (testinfra test names, shell patterns) this scenario lets be skipped;
+    # any other skipped check keeps a run from passing.
+    optional_checks: list[str] = Field(default_factory=list)
 
     @field_validator("expectations", mode="before")
     @classmethod
@@ -110,6 +133,10 @@ class Scenario(Strict):
         for node in self.nodes:
             if node.joins_at is not None and node.joins_at not in step_names:
                 raise ValueError(f"node {node.name!r}: joins_at {node.joins_at!r} is not a step of this scenario")
+        for ref, expectation in self.expectations.items():
+            problem = expectation.fail and failure_expectation_problem(self, expectation.fail)
+            if problem:
+                raise ValueError(f"expectations.{ref}: {problem}")
         for step in self.steps:
             known = {node.name for node in self.kubespray_nodes(step)} | known_groups
             if step.limit and not _limit_names_known(step.limit, known):
@@ -131,6 +158,22 @@ class Scenario(Strict):
 
     def step_tags(self, step: Step) -> list[str]:
         return self.tags if step.tags is None else step.tags
+
+
+def failure_expectation_problem(scenario: Scenario, fail: FailureExpectation) -> str | None:
+    """Why a failure expectation cannot happen in this scenario (unknown step, hosts not in it), or None."""
+    step = next((step for step in scenario.steps if step.name == fail.step), None)
+    if step is None:
+        steps = ", ".join(step.name for step in scenario.steps)
+        return f"step {fail.step!r} is not a step of scenario {scenario.name} ({steps})"
+    in_inventory = {node.name for node in scenario.kubespray_nodes(step)}
+    strangers = [host for host in fail.hosts if host not in in_inventory]
+    if strangers:
+        return (
+            f"host(s) {', '.join(strangers)} are not Kubespray hosts of scenario {scenario.name} at step {fail.step} "
+            f"(those are {', '.join(sorted(in_inventory))})"
+        )
+    return None
 
 
 def _limit_names_known(limit: str, known: set[str]) -> bool:

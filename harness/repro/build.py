@@ -25,7 +25,7 @@ from harness.repro.commands import Command
 from harness.repro.form import section
 from harness.repro.inventory import ReportHost, ReportInventory
 from harness.repro.output import ReportedFailure
-from harness.scenario import NODE_NAME_RE
+from harness.scenario import NODE_NAME_RE, FailureExpectation
 
 # What runs offline in unprivileged containers (field notes): every step gets
 # these tags unless the command names its own or `--tags` says otherwise.
@@ -58,11 +58,22 @@ class Plan:
     steps: list[dict[str, Any]]
     ref: str
     failure: ReportedFailure
+    failure_step: str
     notes: list[str] = field(default_factory=list)
 
     @property
     def has_loadbalancer(self) -> bool:
         return any(node["role"] == "loadbalancer" for node in self.nodes)
+
+    def expected_failure(self) -> FailureExpectation:
+        """The report's failure, where the report saw it: its task, step, hosts, and message or rc."""
+        return FailureExpectation(
+            task=self.failure.task,
+            step=self.failure_step,
+            hosts=self.failure.hosts,
+            message=self.failure.message or None,
+            rc=None if self.failure.message else self.failure.rc,
+        )
 
 
 def plan(
@@ -70,6 +81,7 @@ def plan(
     inventory: ReportInventory,
     commands: list[Command],
     failure: ReportedFailure,
+    failure_step: str,
     ref: str,
     tags: list[str] | None = None,
 ) -> Plan:
@@ -89,7 +101,7 @@ def plan(
     nodes = [_node(host, joins.get(host.name), addresses, notes) for host in inventory.hosts]
     if balancer:
         nodes.append({"name": addresses[balancer], "role": "loadbalancer"})
-    return Plan(description, nodes, group_vars, steps, ref, failure, notes)
+    return Plan(description, nodes, group_vars, steps, ref, failure, failure_step, notes)
 
 
 def _check_host_names(inventory: ReportInventory) -> None:
@@ -171,7 +183,7 @@ def _steps(
         dropped = sorted(set(command.extra_vars) - set(extra_vars))
         if dropped:
             notes.append(f"command {index}: dropped -e {', '.join(dropped)}: the connection is the harness's")
-        step: dict[str, Any] = {"name": f"command-{index}", "playbook": command.playbook}
+        step: dict[str, Any] = {"name": command_step(index), "playbook": command.playbook}
         if command.limit:
             step["limit"] = command.limit
         step["tags"] = tags or command.tags or RUNNABLE_TAGS
@@ -181,6 +193,11 @@ def _steps(
             step["extra_vars"] = _placeholders(extra_vars, addresses, f"-e of command {index}", notes)
         steps.append(step)
     return steps
+
+
+def command_step(index: int) -> str:
+    """The step that replays the report's command number `index` (from 1)."""
+    return f"command-{index}"
 
 
 def _joining_hosts(commands: list[Command], steps: list[dict[str, Any]], inventory: ReportInventory) -> dict[str, str]:
@@ -233,7 +250,7 @@ def _scenario_yaml(plan: Plan, source: str) -> str:
         "group_vars": plan.group_vars,
         "steps": plan.steps,
         "default_refs": [plan.ref],
-        "expectations": {plan.ref: {"fail": {"task": plan.failure.task, "message": plan.failure.message}}},
+        "expectations": {plan.ref: {"fail": plan.expected_failure().model_dump(mode="json", exclude_none=True)}},
     }
     header = f"# Written by `harness repro` from {source}.\n"
     if plan.notes:

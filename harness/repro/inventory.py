@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from ansible.errors import AnsibleError
 from ansible.inventory.data import InventoryData
+from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 
@@ -155,6 +156,27 @@ def _check_groups(inventory: ReportInventory, where: str) -> None:
             f"{where}: host(s) {', '.join(ungrouped)} are in none of {', '.join(REQUIRED_GROUPS)}; "
             "put each host in the groups Kubespray gives it a role by"
         )
+
+
+def hosts_matching(inventory: ReportInventory, pattern: str | None) -> set[str]:
+    """The hosts an ansible-playbook `--limit PATTERN` selects, by Ansible's own pattern rules
+    (groups, `:`, `,`, `!`, `&`, wildcards); every host without a limit."""
+    data = InventoryData()
+    data.add_group("k8s_cluster")
+    for host in inventory.hosts:
+        for group in host.groups:
+            data.add_group(group)
+            data.add_host(host.name, group)
+        data.add_host(host.name)
+    for member in ("kube_control_plane", "kube_node"):
+        if member in data.groups:
+            data.add_child("k8s_cluster", member)
+    data.reconcile_inventory()
+    manager = InventoryManager(loader=DataLoader(), parse=False)
+    manager._inventory = data  # the report's hosts and groups, not a source file of the report's
+    if pattern:
+        manager.subset(pattern)
+    return {host.name for host in manager.get_hosts("all")}
 
 
 def plain(value: Any) -> Any:

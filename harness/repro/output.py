@@ -6,6 +6,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from harness.events import MESSAGE_FIELDS
+
 _TASK = re.compile(r"^TASK \[(?P<task>.+?)\] \**\s*$")
 _FATAL = re.compile(r"^fatal: \[(?P<host>[^\]]+?)(?: -> [^\]]+)?\]: (?:FAILED|UNREACHABLE)! => (?P<result>.*)$")
 _IGNORING = re.compile(r"^\.\.\.ignoring\s*$")
@@ -19,26 +21,39 @@ _CORE_MESSAGES = (
 @dataclass(frozen=True)
 class ReportedFailure:
     task: str
-    host: str
-    message: str  # the part of Ansible's message to look for in a run's failure
+    hosts: tuple[str, ...]  # every host with a fatal failure under that TASK header
+    message: str  # the part of Ansible's message to look for in a run's failure ('' when it said nothing)
     full_message: str
+    rc: int | None = None
+
+    @property
+    def host(self) -> str:
+        return self.hosts[0]
 
 
 def reported_failure(output: str) -> ReportedFailure | None:
-    """The first fatal, non-ignored failure in the output, under the TASK it belongs to."""
-    task = ""
+    """The first fatal, non-ignored failure in the output, under the TASK it belongs to,
+    with the other hosts that failed fatally under the same header."""
+    task, first, hosts = "", None, []
     lines = output.splitlines()
     for index, line in enumerate(lines):
         stripped = line.strip()
         if match := _TASK.match(stripped):
+            if first is not None:
+                break
             task = match.group("task")
             continue
         match = _FATAL.match(stripped)
         if not match or not task or _ignored(lines[index + 1 :]):
             continue
-        full = _message(match.group("result"), lines[index + 1 :])
-        return ReportedFailure(task=task, host=match.group("host"), message=core_message(full), full_message=full)
-    return None
+        if first is None:
+            first = _result(match.group("result"), lines[index + 1 :])
+        if match.group("host") not in hosts:
+            hosts.append(match.group("host"))
+    if first is None:
+        return None
+    full, rc = first
+    return ReportedFailure(task=task, hosts=tuple(hosts), message=core_message(full), full_message=full, rc=rc)
 
 
 def _ignored(following: list[str]) -> bool:
@@ -51,8 +66,9 @@ def _ignored(following: list[str]) -> bool:
     return False
 
 
-def _message(result: str, following: list[str]) -> str:
-    """`msg` of the result: one JSON line, or a pretty-printed object over several lines."""
+def _result(result: str, following: list[str]) -> tuple[str, int | None]:
+    """What the failed result says (msg, else stderr, module_stdout, exception, reason) and its rc:
+    one JSON line, or a pretty-printed object over several lines."""
     text = result.strip()
     for extra in [[], *[following[:n] for n in range(1, min(len(following), 200) + 1)]]:
         candidate = "\n".join([text, *extra])
@@ -61,9 +77,11 @@ def _message(result: str, following: list[str]) -> str:
         except json.JSONDecodeError:
             continue
         if isinstance(data, dict):
-            return str(data.get("msg") or data.get("stderr") or data.get("reason") or "").strip()
+            said = (str(data.get(name) or "").strip() for name in (*MESSAGE_FIELDS, "reason"))
+            rc = data.get("rc")
+            return next((part for part in said if part), ""), rc if isinstance(rc, int) else None
     match = re.search(r'"msg":\s*"((?:[^"\\]|\\.)*)"', text)
-    return json.loads(f'"{match.group(1)}"') if match else text
+    return (json.loads(f'"{match.group(1)}"') if match else text), None
 
 
 def core_message(message: str) -> str:

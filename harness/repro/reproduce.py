@@ -25,11 +25,10 @@ from harness.repro import build, commands, form, output, safety
 from harness.repro import inventory as report_inventory
 from harness.repro.output import ReportedFailure
 from harness.runner import RunResult
-from harness.scenario import Expectation, FailureExpectation
+from harness.scenario import Expectation
 from harness.settings import Settings
 from harness.verdict import ReproVerdict, repro_verdict
 
-DEPLOY_STEP = "deploy"
 # Of a run's report.json (harness.report.as_dict), what repro.json carries as it is.
 SHARED_RUN_FIELDS = (
     "ref",
@@ -38,8 +37,10 @@ SHARED_RUN_FIELDS = (
     "failed_step",
     "failed_task",
     "failed_host",
+    "failed_hosts",
     "failed_message",
     "failed_log",
+    "differences",
     "run_dir",
     "seconds",
     "steps",
@@ -87,8 +88,10 @@ class ReproResult:
             "report": str(self.prepared.directory / "report.md"),
             **{field: run[field] for field in SHARED_RUN_FIELDS},
             "expected_task": failure.task,
+            "expected_step": self.prepared.plan.failure_step,
+            "expected_hosts": list(failure.hosts),
             "expected_message": failure.message,
-            "expected_host": failure.host,
+            "expected_rc": failure.rc,
             "scenario_dir": str(self.prepared.settings.scenarios_dir / self.prepared.name),
             "saved_scenario": str(self.prepared.saved_to) if self.prepared.saved_to else None,
             "notes": self.prepared.plan.notes,
@@ -113,7 +116,8 @@ def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None
     sha = _resolve(settings, ref, report, from_report=options.ref is None)
     _check_playbooks(settings, sha, replayed.commands, where)
     name = _scenario_name(options.report)
-    plan = build.plan(_description(report), inventory, replayed.commands, failure, ref, options.tags)
+    step = failing_step(inventory, replayed.commands, failure, report)
+    plan = build.plan(_description(report), inventory, replayed.commands, failure, step, ref, options.tags)
     plan.notes[:0] = replayed.notes
     directory = _repro_directory(settings, name)
     scenarios_dir = _scenarios_dir(settings, directory)
@@ -140,17 +144,13 @@ def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None
 
 def reproduce(settings: Settings, options: ReproOptions, progress: Callable[[str], None] = print) -> ReproResult:
     prepared = prepare(settings, options, progress)
-    failure = prepared.failure
-    progress(f"reported failure: task {failure.task!r} on {failure.host}: {failure.message}")
-    expectation = Expectation(fail=FailureExpectation(task=failure.task, message=failure.message))
+    expectation = Expectation(fail=prepared.plan.expected_failure())
+    progress(f"reported failure: {expectation.describe()}")
     result = runner.run(
         prepared.settings, prepared.name, prepared.ref, expectation, progress=progress, changes=options.changes
     )
     assert result.verdict is not None
-    verdict = repro_verdict(result.verdict)
-    if verdict == ReproVerdict.REPRODUCED and result.failed_step == DEPLOY_STEP:
-        verdict = ReproVerdict.FAILED_ELSEWHERE  # the reporter's cluster deployed; the failure is in their commands
-    return ReproResult(prepared, result, verdict)
+    return ReproResult(prepared, result, repro_verdict(result.verdict))
 
 
 def _resolve(settings: Settings, ref: str, report: form.BugReport, from_report: bool) -> str:
@@ -167,12 +167,35 @@ def _resolve(settings: Settings, ref: str, report: form.BugReport, from_report: 
 
 def _reported_failure(report: form.BugReport) -> ReportedFailure:
     failure = output.reported_failure(report.code("ansible_output"))
+    where = f"{report.path}: section {form.section('ansible_output')}"
     if failure is None:
         raise HarnessError(
-            f"{report.path}: section {form.section('ansible_output')} has no `fatal:` line under a `TASK [...]` "
-            "header; paste the output of the failing run from its start to the failure"
+            f"{where} has no `fatal:` line under a `TASK [...]` header; "
+            "paste the output of the failing run from its start to the failure"
+        )
+    if not failure.message and failure.rc is None:
+        raise HarnessError(
+            f"{where}: the failure of TASK [{failure.task}] says nothing to match (no msg, stderr, module_stdout, "
+            "exception or rc); paste the whole failed result, or run with -vvv and paste that"
         )
     return failure
+
+
+def failing_step(
+    inventory: report_inventory.ReportInventory,
+    replayed: list[commands.Command],
+    failure: ReportedFailure,
+    report: form.BugReport,
+) -> str:
+    """The step the reported failure belongs to: the first command whose --limit reaches every
+    host that failed (a reporter stops at the first command that fails)."""
+    for index, command in enumerate(replayed, start=1):
+        if set(failure.hosts) <= report_inventory.hosts_matching(inventory, command.limit):
+            return build.command_step(index)
+    raise HarnessError(
+        f"{report.path}: the failing host(s) {', '.join(failure.hosts)} are in no command's --limit; "
+        f"check section {form.section('ansible_command')} against the output"
+    )
 
 
 def _scan(inventory: report_inventory.ReportInventory, replayed: list[commands.Command]) -> list[safety.Finding]:

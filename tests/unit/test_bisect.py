@@ -31,6 +31,9 @@ def test_a_commit_failing_elsewhere_or_not_running_is_skipped_never_blamed(find,
     assert bisect._answer(find, verdict) == answer
 
 
+BUG = {"task": "t", "step": "deploy", "hosts": ["km-1"], "message": "m"}
+
+
 def test_the_bug_is_the_scenarios_failure_for_the_buggy_ref_or_its_only_one():
     scale = Scenario.model_validate(
         {
@@ -38,14 +41,14 @@ def test_the_bug_is_the_scenarios_failure_for_the_buggy_ref_or_its_only_one():
             "directory": SCALE,
             "nodes": [{"name": "km-1", "role": "control-plane"}],
             "steps": [{"name": "deploy", "playbook": "cluster.yml"}],
-            "expectations": {"a1": {"fail": {"task": "t", "message": "m"}}, "b2": "pass"},
+            "expectations": {"a1": {"fail": BUG}, "b2": "pass"},
         }
     )
     settings = Settings.from_env({"KUBESPRAY_REPO": "/nonexistent"})
-    assert bisect.bug_of(settings, scale, "a1", "a1" * 20) == FailureExpectation(task="t", message="m")
+    assert bisect.bug_of(settings, scale, "a1", "a1" * 20) == FailureExpectation(**BUG)
     with_two = scale.model_copy(
         update={
-            "expectations": {**scale.expectations, "c3": Expectation(fail=FailureExpectation(task="u", message="n"))}
+            "expectations": {**scale.expectations, "c3": Expectation(fail=FailureExpectation(**{**BUG, "task": "u"}))}
         }
     )
     with pytest.raises(HarnessError, match="none for zz9"):

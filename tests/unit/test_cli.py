@@ -6,6 +6,11 @@ import pytest
 
 from harness import cli
 
+FULL_FAILURE = [
+    "run", "upgrade-node-based", "--ref", "v2.27.1", "--expect-fail-task", "t", "--expect-fail-step", "upgrade-kw-1",
+    "--expect-fail-host", "kw-1", "--expect-fail-message", "m",
+]  # fmt: skip
+
 
 @pytest.mark.parametrize(
     ("argv", "problem"),
@@ -16,11 +21,24 @@ from harness import cli
         ),
         (
             ["run", "upgrade-node-based", "--ref", "v2.27.1", "--expect-fail-task", "x"],
-            "--expect-fail-task and --expect-fail-message go together",
+            "names its task, step, host(s) and message: add --expect-fail-step --expect-fail-host "
+            "--expect-fail-message",
         ),
         (
-            ["run", "upgrade-node-based", "--expect", "pass", "--expect-fail-task", "t", "--expect-fail-message", "m"],
+            [*FULL_FAILURE[:-2], "--expect-fail-message", ""],
+            "add --expect-fail-message",
+        ),
+        (
+            ["run", "upgrade-node-based", "--expect", "pass", *FULL_FAILURE[4:]],
             "--expect pass contradicts --expect-fail-task",
+        ),
+        (
+            [*FULL_FAILURE, "--expect-fail-step", "no-such-step"],
+            "step 'no-such-step' is not a step of scenario upgrade-node-based",
+        ),
+        (
+            [*FULL_FAILURE, "--expect-fail-host", "kw-9"],
+            "host(s) kw-9 are not Kubespray hosts of scenario upgrade-node-based at step upgrade-kw-1",
         ),
     ],
 )

@@ -14,18 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from harness import events, scenario
 from harness.events import Failure
 from harness.scenario import Expectation, FailureExpectation
-from harness.verdict import Outcome, Verdict, decide, matches_expectation
+from harness.verdict import Outcome, ReproVerdict, Verdict, decide, matches_expectation, repro_verdict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAILED_RUN = REPO_ROOT / "tests" / "data" / "v2.27.0" / "upgrade-kw-1.events.jsonl"
 PASSED_RUN = REPO_ROOT / "tests" / "data" / "v2.27.1" / "upgrade-kw-1.events.jsonl"
 
 HAPROXY_TASK = "kubernetes/node : Haproxy | Write haproxy configuration"
-WORKER_PLAY = "Finally handle worker upgrades, based on given batch size"
 
 
 def _recorded_failed_event() -> dict[str, Any]:
@@ -88,9 +88,8 @@ def test_first_failure_names_task_host_and_message_of_the_recorded_failed_run() 
 
     assert failure is not None
     assert failure.task == HAPROXY_TASK
-    assert failure.host == "kw-1"
+    assert failure.hosts == ("kw-1",)
     assert "fallback_ip" in failure.message
-    assert failure.play == WORKER_PLAY
 
 
 def test_first_failure_is_none_for_the_recorded_passing_run() -> None:
@@ -196,22 +195,89 @@ def test_first_failure_skips_a_rescued_failure_on_a_host_that_fails_later() -> N
     assert failure.task == HAPROXY_TASK
 
 
+def test_first_failure_lists_every_host_that_failed_at_the_same_task() -> None:
+    # Derived: the recorded kw-1 failure copied for kw-2, right after it, with stats to match.
+    recorded = events.read_events(FAILED_RUN)
+    on_kw2 = _recorded_failed_event()
+    on_kw2["host"] = "kw-2"
+    stats = copy.deepcopy(recorded[-1])
+    stats["hosts"]["kw-2"] = dict(stats["hosts"]["kw-1"])
+    real_index = next(i for i, e in enumerate(recorded) if e["event"] == "failed")
+    run = [*recorded[: real_index + 1], on_kw2, *recorded[real_index + 1 : -1], stats]
+
+    failure = events.first_failure(run)
+
+    assert failure is not None
+    assert failure.hosts == ("kw-1", "kw-2")
+
+
+def test_first_failure_keeps_a_later_task_s_failures_apart() -> None:
+    # Derived: kw-2 fails at another task (a new task_start) after kw-1's recorded failure.
+    recorded = events.read_events(FAILED_RUN)
+    later_start = {"event": "task_start", "play": "p", "task": "kubernetes/node : a later task"}
+    later = _recorded_failed_event()
+    later.update(host="kw-2", task="kubernetes/node : a later task", msg="later problem")
+    stats = copy.deepcopy(recorded[-1])
+    stats["hosts"]["kw-2"] = dict(stats["hosts"]["kw-1"])
+
+    failure = events.first_failure([*recorded[:-1], later_start, later, stats])
+
+    assert failure is not None
+    assert (failure.task, failure.hosts) == (HAPROXY_TASK, ("kw-1",))
+
+
+def test_a_failure_without_msg_keeps_its_rc_and_module_output() -> None:
+    # Derived: the recorded failure as a module crash: no msg, only module_stdout and rc.
+    failed = _recorded_failed_event()
+    failed.update(msg="", stderr="", module_stdout="Traceback: boom", exception="", rc=1)
+    run = _insert_before_stats([e for e in events.read_events(FAILED_RUN) if e["event"] != "failed"], failed)
+
+    failure = events.first_failure(run)
+
+    assert failure is not None
+    assert (failure.message, failure.rc) == ("Traceback: boom", 1)
+
+
+def test_unreachable_finds_an_ignored_unreachable_host() -> None:
+    # Derived: an unreachable event under ignore_unreachable inserted into the passing run,
+    # whose stats stay clean (Ansible counts an ignored unreachable as ok).
+    recorded = events.read_events(PASSED_RUN)
+    lost = _recorded_failed_event()
+    lost.update(event="unreachable", msg="Failed to connect to the host via ssh", ignore_unreachable=True)
+
+    assert events.first_failure(_insert_before_stats(recorded, lost)) is None
+    found = events.unreachable(_insert_before_stats(recorded, lost))
+    assert found is not None
+    assert (found.hosts, found.message) == (("kw-1",), "Failed to connect to the host via ssh")
+
+
+def test_unreachable_is_none_for_the_recorded_runs() -> None:
+    assert events.unreachable(events.read_events(FAILED_RUN)) is None
+    assert events.unreachable(events.read_events(PASSED_RUN)) is None
+
+
 # --- verdict.decide ---------------------------------------------------------------------------
 
 RECORDED_FAILURE: Failure | None = events.first_failure(events.read_events(FAILED_RUN))
 assert RECORDED_FAILURE is not None
 
-EXPECT_PASS = Expectation()
-EXPECT_FALLBACK_IP = Expectation(fail=FailureExpectation(task=HAPROXY_TASK, message="fallback_ip"))
-EXPECT_OTHER_MESSAGE = Expectation(fail=FailureExpectation(task=HAPROXY_TASK, message="no such message"))
-EXPECT_OTHER_TASK = Expectation(
-    fail=FailureExpectation(task="kubernetes/control-plane : kubeadm | Upgrade other masters", message="fallback_ip")
-)
-EXPECT_PADDED_TASK = Expectation(fail=FailureExpectation(task=f"  {HAPROXY_TASK} ", message="fallback_ip"))
 
+def _expect_fail(**changes: Any) -> Expectation:
+    """The upgrade scenario's v2.27.0 expectation, with some fields changed."""
+    fields = {"task": HAPROXY_TASK, "step": "upgrade-kw-1", "hosts": ["kw-1"], "message": "fallback_ip", **changes}
+    return Expectation(fail=FailureExpectation(**fields))
+
+
+def _failed(step: str = "upgrade-kw-1", **changes: Any) -> Outcome:
+    """The recorded v2.27.0 failure, with some fields changed."""
+    assert RECORDED_FAILURE is not None
+    return Outcome(failed_step=step, failure=dataclasses.replace(RECORDED_FAILURE, **changes))
+
+
+EXPECT_PASS = Expectation()
 PASSED = Outcome()
-FAILED = Outcome(failed_step="upgrade-kw-1", failure=RECORDED_FAILURE)
-FAILED_WITHOUT_EVENTS = Outcome(failed_step="upgrade-kw-1", failure=None)
+FAILED = _failed()
+UNREACHABLE_KW1 = dataclasses.replace(RECORDED_FAILURE, message="Failed to connect to the host via ssh")
 
 
 @pytest.mark.parametrize(
@@ -219,26 +285,96 @@ FAILED_WITHOUT_EVENTS = Outcome(failed_step="upgrade-kw-1", failure=None)
     [
         pytest.param(EXPECT_PASS, PASSED, Verdict.PASSED, id="pass-expected-and-passed"),
         pytest.param(EXPECT_PASS, FAILED, Verdict.UNEXPECTED_FAILURE, id="pass-expected-but-failed"),
-        pytest.param(EXPECT_FALLBACK_IP, FAILED, Verdict.EXPECTED_FAILURE, id="fail-expected-same-task-and-message"),
-        pytest.param(EXPECT_PADDED_TASK, FAILED, Verdict.EXPECTED_FAILURE, id="fail-expected-task-with-spaces"),
-        pytest.param(EXPECT_OTHER_MESSAGE, FAILED, Verdict.UNEXPECTED_FAILURE, id="fail-expected-other-message"),
-        pytest.param(EXPECT_OTHER_TASK, FAILED, Verdict.UNEXPECTED_FAILURE, id="fail-expected-other-task"),
+        pytest.param(_expect_fail(), FAILED, Verdict.EXPECTED_FAILURE, id="same-task-step-host-message"),
+        pytest.param(_expect_fail(task=f"  {HAPROXY_TASK} "), FAILED, Verdict.EXPECTED_FAILURE, id="task-padded"),
+        pytest.param(_expect_fail(message="no such text"), FAILED, Verdict.UNEXPECTED_FAILURE, id="other-message"),
         pytest.param(
-            EXPECT_FALLBACK_IP, FAILED_WITHOUT_EVENTS, Verdict.UNEXPECTED_FAILURE, id="fail-expected-no-failure-event"
+            _expect_fail(task="kubernetes/control-plane : kubeadm | Upgrade other masters"),
+            FAILED,
+            Verdict.UNEXPECTED_FAILURE,
+            id="other-task",
         ),
-        pytest.param(EXPECT_FALLBACK_IP, PASSED, Verdict.UNEXPECTED_PASS, id="fail-expected-but-passed"),
+        pytest.param(_expect_fail(), _failed(step="upgrade-kw-2"), Verdict.UNEXPECTED_FAILURE, id="other-step"),
+        pytest.param(_expect_fail(), _failed(hosts=("kw-2",)), Verdict.UNEXPECTED_FAILURE, id="other-host"),
+        pytest.param(_expect_fail(), _failed(hosts=("kw-1", "kw-2")), Verdict.UNEXPECTED_FAILURE, id="one-host-more"),
+        pytest.param(
+            _expect_fail(hosts=["kw-2", "kw-1"]),
+            _failed(hosts=("kw-1", "kw-2")),
+            Verdict.EXPECTED_FAILURE,
+            id="every-expected-host-in-any-order",
+        ),
+        pytest.param(
+            _expect_fail(message=None, rc=2), _failed(rc=2), Verdict.EXPECTED_FAILURE, id="rc-when-no-message"
+        ),
+        pytest.param(_expect_fail(message=None, rc=2), _failed(rc=1), Verdict.UNEXPECTED_FAILURE, id="other-rc"),
+        pytest.param(
+            _expect_fail(),
+            Outcome(failed_step="upgrade-kw-1", failure=None),
+            Verdict.UNEXPECTED_FAILURE,
+            id="no-failure-event",
+        ),
+        pytest.param(_expect_fail(), PASSED, Verdict.UNEXPECTED_PASS, id="fail-expected-but-passed"),
+        pytest.param(EXPECT_PASS, Outcome(unreachable=UNREACHABLE_KW1), Verdict.UNREACHABLE, id="unreachable-passed"),
+        pytest.param(
+            _expect_fail(),
+            Outcome("upgrade-kw-1", RECORDED_FAILURE, unreachable=UNREACHABLE_KW1),
+            Verdict.UNREACHABLE,
+            id="unreachable-beside-the-expected-failure",
+        ),
+        pytest.param(
+            EXPECT_PASS, Outcome(checks_skipped=("test_x[ansible://kw-1]",)), Verdict.CHECKS_SKIPPED, id="skipped"
+        ),
+        pytest.param(
+            _expect_fail(), Outcome(checks_skipped=("test_x",)), Verdict.CHECKS_SKIPPED, id="skipped-fail-expected"
+        ),
     ],
 )
 def test_decide(expectation: Expectation, outcome: Outcome, verdict: Verdict) -> None:
-    assert decide(expectation, outcome) is verdict
+    assert decide(expectation, outcome).verdict is verdict
 
 
 def test_decide_message_match_is_a_substring_match() -> None:
     assert RECORDED_FAILURE is not None
-    exact = dataclasses.replace(RECORDED_FAILURE, message="fallback_ip")
-    outcome = Outcome(failed_step="upgrade-kw-1", failure=exact)
+    assert RECORDED_FAILURE.message != "fallback_ip"  # the recorded message says much more
 
-    assert decide(EXPECT_FALLBACK_IP, outcome) is Verdict.EXPECTED_FAILURE
+    assert decide(_expect_fail(message="fallback_ip"), FAILED).verdict is Verdict.EXPECTED_FAILURE
+
+
+def test_decide_finds_the_expected_message_in_stderr_too() -> None:
+    assert decide(_expect_fail(message="said no"), _failed(text="msg\ncommand said no")).verdict is (
+        Verdict.EXPECTED_FAILURE
+    )
+
+
+@pytest.mark.parametrize(
+    ("outcome", "difference"),
+    [
+        pytest.param(_failed(step="upgrade-kw-2"), "step: upgrade-kw-2 (expected upgrade-kw-1)", id="step"),
+        pytest.param(_failed(hosts=("kw-2",)), "hosts: kw-2 (expected kw-1)", id="host"),
+        pytest.param(_failed(text="other words"), "message: does not contain 'fallback_ip'", id="message"),
+        pytest.param(_failed(task="x : y"), f"task: 'x : y' (expected {HAPROXY_TASK!r})", id="task"),
+    ],
+)
+def test_a_mismatch_says_what_differed(outcome: Outcome, difference: str) -> None:
+    judgement = decide(_expect_fail(), outcome)
+
+    assert judgement.differences == (difference,)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"message": ""}, id="empty-message"),
+        pytest.param({"message": "  "}, id="blank-message"),
+        pytest.param({"message": None}, id="no-message-no-rc"),
+        pytest.param({"hosts": []}, id="no-hosts"),
+        pytest.param({"step": ""}, id="no-step"),
+    ],
+)
+def test_a_failure_expectation_that_would_match_anything_is_refused(fields: dict[str, Any]) -> None:
+    base = {"task": HAPROXY_TASK, "step": "upgrade-kw-1", "hosts": ["kw-1"], "message": "fallback_ip"}
+    with pytest.raises(ValidationError, match=r"message|hosts|step"):
+        FailureExpectation(**{**base, **fields})
 
 
 @pytest.mark.parametrize(
@@ -248,12 +384,13 @@ def test_decide_message_match_is_a_substring_match() -> None:
         pytest.param("v2.27.1", PASSED, Verdict.PASSED, id="v2.27.1-passed"),
         pytest.param("v2.27.1", FAILED, Verdict.UNEXPECTED_FAILURE, id="v2.27.1-recorded-failure"),
         pytest.param("v2.27.0", PASSED, Verdict.UNEXPECTED_PASS, id="v2.27.0-passed"),
+        pytest.param("v2.27.0", _failed(hosts=("kw-2",)), Verdict.UNEXPECTED_FAILURE, id="v2.27.0-on-kw-2"),
     ],
 )
 def test_decide_with_the_real_scenario_expectations(ref: str, outcome: Outcome, verdict: Verdict) -> None:
     expectation = scenario.load(REPO_ROOT / "scenarios", "upgrade-node-based").expectations[ref]
 
-    assert decide(expectation, outcome) is verdict
+    assert decide(expectation, outcome).verdict is verdict
 
 
 @pytest.mark.parametrize(
@@ -263,11 +400,29 @@ def test_decide_with_the_real_scenario_expectations(ref: str, outcome: Outcome, 
         (Verdict.EXPECTED_FAILURE, True),
         (Verdict.UNEXPECTED_FAILURE, False),
         (Verdict.UNEXPECTED_PASS, False),
+        (Verdict.UNREACHABLE, False),
+        (Verdict.CHECKS_SKIPPED, False),
     ],
 )
 def test_matches_expectation(verdict: Verdict, matches: bool) -> None:
     assert matches_expectation(verdict) is matches
 
 
-def test_every_verdict_has_a_headline() -> None:
-    assert all(verdict.headline for verdict in Verdict)
+def test_every_verdict_has_a_headline_of_its_own() -> None:
+    headlines = [verdict.headline for verdict in Verdict]
+
+    assert len(set(headlines)) == len(Verdict)
+
+
+@pytest.mark.parametrize(
+    ("verdict", "repro"),
+    [
+        (Verdict.EXPECTED_FAILURE, ReproVerdict.REPRODUCED),
+        (Verdict.UNEXPECTED_PASS, ReproVerdict.NOT_REPRODUCED),
+        (Verdict.UNEXPECTED_FAILURE, ReproVerdict.FAILED_ELSEWHERE),
+        (Verdict.UNREACHABLE, ReproVerdict.INCONCLUSIVE),
+        (Verdict.CHECKS_SKIPPED, ReproVerdict.INCONCLUSIVE),
+    ],
+)
+def test_repro_verdict_never_calls_what_was_not_seen_not_reproduced(verdict: Verdict, repro: ReproVerdict) -> None:
+    assert repro_verdict(verdict) is repro

@@ -31,7 +31,8 @@ def _plan(path: Path, steps: list[str] | None = None) -> build.Plan:
     replayed = commands.from_report(report.code("ansible_command"), steps or [], "commands")
     failure = output.reported_failure(report.code("ansible_output"))
     assert failure is not None
-    return build.plan("d", inventory, replayed.commands, failure, form.kubespray_ref(report))
+    step = reproduce.failing_step(inventory, replayed.commands, failure, report)
+    return build.plan("d", inventory, replayed.commands, failure, step, form.kubespray_ref(report))
 
 
 @pytest.fixture
@@ -204,7 +205,7 @@ def test_a_trusted_report_keeps_its_lookups_but_never_its_connection_settings():
     replayed = commands.from_report(report.code("ansible_command"), [], "commands")
     failure = output.reported_failure(report.code("ansible_output"))
     assert failure is not None
-    plan = build.plan("d", inventory, replayed.commands, failure, "8f4b7f9f5")
+    plan = build.plan("d", inventory, replayed.commands, failure, "command-1", "8f4b7f9f5")
     assert "lookup('pipe'" in plan.group_vars["all"]["cluster_name"]
     assert all(not name.startswith("ansible_") for node in plan.nodes for name in node.get("host_vars", {}))
 
@@ -233,7 +234,7 @@ def test_report_addresses_in_variables_become_the_containers_addresses():
     replayed = commands.from_report(report.code("ansible_command"), [], "commands")
     failure = output.reported_failure(report.code("ansible_output"))
     assert failure is not None
-    plan = build.plan("d", inventory, replayed.commands, failure, "8f4b7f9f5")
+    plan = build.plan("d", inventory, replayed.commands, failure, "command-1", "8f4b7f9f5")
     host_vars = plan.nodes[0]["host_vars"]
     assert host_vars == {"ip": "<< address('km-1') >>", "etcd_peer_url": "https://<< address('km-1') >>:2380"}
 

@@ -60,11 +60,23 @@ class CallbackModule(CallbackBase):
             **extra,
         )
 
+    def _failure(self, event: str, result) -> None:
+        """A failure keeps what it has besides `msg`: a task may fail with only an rc or an exception."""
+        body = result._result
+        self._result(
+            event,
+            result,
+            rc=body.get("rc"),
+            module_stdout=str(body.get("module_stdout", ""))[-2000:],
+            exception=str(body.get("exception", ""))[-2000:],
+            ignore_unreachable=bool(getattr(result._task, "ignore_unreachable", False)),
+        )
+
     def v2_runner_on_failed(self, result, ignore_errors=False) -> None:
-        self._result("failed", result)
+        self._failure("failed", result)
 
     def v2_runner_on_unreachable(self, result) -> None:
-        self._result("unreachable", result)
+        self._failure("unreachable", result)
 
     def v2_runner_on_ok(self, result) -> None:
         self._result("ok", result, changed=bool(result._result.get("changed")))
