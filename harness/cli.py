@@ -150,6 +150,10 @@ def _parser() -> argparse.ArgumentParser:
     step.add_argument("--scenario", default="", help="the Molecule scenario, when Molecule runs without the harness")
     step.set_defaults(func=_cmd_step)
 
+    var = sub.add_parser("variables", help="(called by Molecule's prepare) the run's Kubespray variables as JSON")
+    var.add_argument("--scenario", default="", help="the Molecule scenario, when Molecule runs without the harness")
+    var.set_defaults(func=_cmd_variables)
+
     dep = sub.add_parser("molecule-dependency", help="(called by Molecule) prepare a run context")
     dep.add_argument("scenario")
     dep.set_defaults(func=_cmd_molecule_dependency)
@@ -300,6 +304,13 @@ def _cmd_step(args: argparse.Namespace, settings: Settings, console: Console) ->
     scenario = scenarios.load(settings.scenarios_dir, context.scenario)
     results = steps.run_phase(context, scenario, args.phase)
     return 0 if all(r.rc == 0 for r in results) else EXIT_MISMATCH
+
+
+def _cmd_variables(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    context = run_context.RunContext.load(run_context.current_run_dir(settings, args.scenario))
+    scenario = scenarios.load(settings.scenarios_dir, context.scenario)
+    print(json.dumps(steps.run_variables(context, scenario)))
+    return 0
 
 
 def _cmd_molecule_dependency(args: argparse.Namespace, settings: Settings, console: Console) -> int:

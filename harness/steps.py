@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness import events, inventory, provider
+from harness import events, hostvars, inventory, provider
 from harness.context import RunContext
 from harness.errors import HarnessError
 from harness.scenario import Scenario, Step
@@ -95,6 +95,15 @@ def inventory_for_step(context: RunContext, scenario: Scenario, step: Step) -> P
     return inventory.write_inventory(
         context.inventory_dir, scenario, context.run_id, addresses, context.worktree, ssh, step
     )
+
+
+def run_variables(context: RunContext, scenario: Scenario) -> dict[str, dict[str, object]]:
+    """The checked Kubespray variables per host, from the inventory of the latest step
+    (the first step's before any ran: the load balancer is set up before the deploy)."""
+    hosts_file = context.inventory_dir / "hosts.yml"
+    if not hosts_file.is_file():
+        hosts_file = inventory_for_step(context, scenario, scenario.steps[0])
+    return hostvars.host_variables(hosts_file, context.worktree)
 
 
 def run_phase(context: RunContext, scenario: Scenario, phase: str) -> list[StepResult]:

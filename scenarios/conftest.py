@@ -11,14 +11,17 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
 
+from harness import context as run_context
 from harness import scenario as scenarios
+from harness import steps
+from harness.settings import Settings
 
-KUBESPRAY_DEFAULT_NAME = "lb-apiserver.kubernetes.local"
 sys.path.insert(0, str(Path(__file__).parent / "shared"))
 
 
@@ -69,9 +72,29 @@ def scenario() -> scenarios.Scenario:
 
 
 @pytest.fixture(scope="session")
-def apiserver_domain_name(scenario: scenarios.Scenario) -> str:
-    # Kubespray's default when the inventory does not set it.
-    return str(scenario.group_vars.get("all", {}).get("apiserver_loadbalancer_domain_name", KUBESPRAY_DEFAULT_NAME))
+def run_variables(scenario: scenarios.Scenario) -> dict[str, dict[str, Any]]:
+    """The run's Kubespray variables per host (API server port, cluster domain, API server
+    name): the scenario's or report's settings over the ref's own defaults."""
+    context = run_context.RunContext.load(run_context.current_run_dir(Settings.from_env(), scenario.name))
+    return steps.run_variables(context, scenario)
+
+
+@pytest.fixture(scope="session")
+def variables_of(run_variables: dict[str, dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """The run's Kubespray variables for a testinfra host."""
+    return lambda host: run_variables[host.check_output("hostname")]
+
+
+@pytest.fixture(scope="session")
+def resolve() -> Callable[..., str | None]:
+    """The address a process on the node gets for a name (`getent hosts`: /etc/hosts first,
+    as the node's nsswitch says), or None when the name does not resolve."""
+
+    def address(host, name: str) -> str | None:
+        answer = host.run("getent hosts %s", name)
+        return answer.stdout.split()[0] if answer.rc == 0 and answer.stdout.strip() else None
+
+    return address
 
 
 @pytest.fixture(scope="session")

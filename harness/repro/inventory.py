@@ -21,6 +21,7 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 
 from harness.errors import HarnessError
+from harness.hostvars import plain
 from harness.repro.form import BugReport, section, yaml_mapping
 
 REQUIRED_GROUPS = ("kube_control_plane", "etcd", "kube_node")
@@ -177,15 +178,3 @@ def hosts_matching(inventory: ReportInventory, pattern: str | None) -> set[str]:
     if pattern:
         manager.subset(pattern)
     return {host.name for host in manager.get_hosts("all")}
-
-
-def plain(value: Any) -> Any:
-    """Ansible's str/dict subclasses (unsafe text, ...) as plain Python, for YAML and JSON."""
-    if isinstance(value, dict):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    for kind in (bool, int, float, str):  # bool first: it is an int
-        if isinstance(value, kind):
-            return kind(value)
-    return value

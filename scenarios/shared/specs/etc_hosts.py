@@ -1,4 +1,4 @@
-"""/etc/hosts on a cluster node holds Kubespray's inventory block (mission.md, Report 2).
+"""/etc/hosts on a cluster node: Kubespray's inventory block, and what the node resolves (mission.md, Report 2).
 
 A node's block lists the hosts of the inventory of the last Kubespray run over
 it: a node that joined later (joins_at) knows every cluster host, old and new;
@@ -8,25 +8,29 @@ the founding nodes keep the block of the deploy.
 from checks import etchosts
 
 
-def _block(host) -> tuple[str, list[str]]:
-    content = host.file("/etc/hosts").content_string
-    block = etchosts.inventory_block(content)
-    assert block is not None, f"no '{etchosts.BEGIN}' ... '{etchosts.END}' block in /etc/hosts:\n{content}"
-    return content, block
+def _hosts_file(host) -> str:
+    return host.file(etchosts.PATH).content_string
+
+
+def _names_and_addresses(host, hosts_known_to, variables_of) -> dict[str, str]:
+    """Each known host under its short name and its cluster-domain name."""
+    domain = variables_of(host)["dns_domain"]
+    known = hosts_known_to(host)
+    return {**known, **{f"{name}.{domain}": address for name, address in known.items()}}
 
 
 def test_inventory_block_has_one_line_per_cluster_host(host, hosts_known_to):
-    content, block = _block(host)
-    expected = hosts_known_to(host)
-    counts = {name: len(etchosts.entries_for(block, name)) for name in expected}
-    assert all(count == 1 for count in counts.values()), f"lines per host {counts}; /etc/hosts:\n{content}"
-    assert len(block) == len(expected), f"block should list exactly {sorted(expected)}; /etc/hosts:\n{content}"
+    etchosts.check_block_lists_exactly(_hosts_file(host), list(hosts_known_to(host)))
 
 
-def test_inventory_block_maps_each_host_to_its_address_and_names(host, hosts_known_to):
-    content, block = _block(host)
-    for name, address in hosts_known_to(host).items():
-        entry = etchosts.entries_for(block, name)
-        assert entry and entry[0][0] == address and f"{name}.cluster.local" in entry[0], (
-            f"{name} should be '{address} {name}.cluster.local {name}'; /etc/hosts:\n{content}"
-        )
+def test_inventory_block_maps_each_host_to_its_address_and_names(host, hosts_known_to, variables_of):
+    etchosts.check_block_entries(_hosts_file(host), hosts_known_to(host), variables_of(host)["dns_domain"])
+
+
+def test_node_resolves_every_cluster_host_to_its_address(host, hosts_known_to, variables_of, resolve):
+    expected = _names_and_addresses(host, hosts_known_to, variables_of)
+    etchosts.check_resolution(_hosts_file(host), expected, {name: resolve(host, name) for name in expected})
+
+
+def test_no_line_gives_a_cluster_host_another_address(host, hosts_known_to, variables_of):
+    etchosts.check_no_conflicting_lines(_hosts_file(host), _names_and_addresses(host, hosts_known_to, variables_of))

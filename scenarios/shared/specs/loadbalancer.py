@@ -4,11 +4,11 @@ from checks import haproxy
 
 
 def test_haproxy_is_running(host):
-    assert host.service("haproxy").is_running
+    assert host.service("haproxy").is_running, host.run("systemctl status haproxy").stdout
 
 
-def test_haproxy_serves_every_control_plane_api_server(host, control_planes):
+def test_haproxy_serves_every_control_plane_api_server(host, control_planes, run_variables):
     state = host.check_output("echo 'show servers state kube_apiservers' | socat stdio /run/haproxy/admin.sock")
     servers = {server.name: (server.address, server.port) for server in haproxy.runtime_servers(state)}
-    expected = {name: (address, 6443) for name, address in control_planes.items()}
-    assert servers == expected, f"haproxy's runtime servers:\n{state}"
+    expected = {name: (address, run_variables[name]["kube_apiserver_port"]) for name, address in control_planes.items()}
+    assert servers == expected, f"haproxy's runtime servers {servers}, expected {expected}:\n{state}"

@@ -10,24 +10,21 @@ def _config(host) -> str:
 
 
 def test_backend_has_exactly_one_server_per_control_plane(host, control_planes):
-    config = _config(host)
-    names = sorted(server.name for server in haproxy.servers(config, "kube_api_backend"))
-    assert names == sorted(control_planes), f"kube_api_backend servers {names}; haproxy.cfg:\n{config}"
+    haproxy.check_one_server_per_control_plane(_config(host), list(control_planes))
 
 
-def test_backend_servers_carry_control_plane_address_and_port_6443(host, control_planes):
-    config = _config(host)
-    servers = {server.name: (server.address, server.port) for server in haproxy.servers(config, "kube_api_backend")}
-    expected = {name: (address, 6443) for name, address in control_planes.items()}
-    assert servers == expected, f"haproxy.cfg:\n{config}"
+def test_backend_servers_carry_control_plane_address_and_api_server_port(host, control_planes, variables_of):
+    port = variables_of(host)["kube_apiserver_port"]
+    expected = {name: (address, port) for name, address in control_planes.items()}
+    haproxy.check_servers_at_control_plane_addresses(_config(host), expected)
 
 
-def test_frontend_binds_localhost(host):
-    config = _config(host)
-    binds = haproxy.binds(config, "kube_api_frontend")
-    assert binds and all(bind.startswith("127.0.0.1:") for bind in binds), f"binds {binds}; haproxy.cfg:\n{config}"
+def test_frontend_binds_localhost_at_the_balancer_port(host, variables_of):
+    variables = variables_of(host)
+    port = variables.get("loadbalancer_apiserver_port", variables["kube_apiserver_port"])
+    haproxy.check_frontend_binds_localhost(_config(host), port)
 
 
 def test_haproxy_accepts_the_config(host):
     check = host.run("haproxy -c -f %s", haproxy.CONFIG)
-    assert check.rc == 0, f"haproxy -c says:\n{check.stdout}{check.stderr}\nhaproxy.cfg:\n{_config(host)}"
+    assert check.rc == 0, f"haproxy -c says:\n{check.stdout}{check.stderr}\n{haproxy.CONFIG}:\n{_config(host)}"

@@ -1,0 +1,232 @@
+"""The host checks (scenarios/shared/checks) against bad files: each must fail, showing the file.
+
+Good files are the ones Kubespray wrote on kw-1 in a passing v2.27.1 run
+(tests/data/v2.27.1); each bad file is that file with one thing changed, the way a
+regression (or a stale line left on a machine) would change it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from checks import etchosts, haproxy  # scenarios/shared, put on sys.path by conftest.py
+
+RECORDED = Path(__file__).resolve().parents[2] / "tests" / "data" / "v2.27.1"
+HAPROXY_CFG = (RECORDED / "kw-1.haproxy.cfg").read_text()
+HOSTS = (RECORDED / "kw-1.hosts").read_text()
+
+CONTROL_PLANES = {"km-1": "172.18.0.2", "km-2": "172.18.0.3", "km-3": "172.18.0.4"}
+CLUSTER = {**CONTROL_PLANES, "kw-1": "172.18.0.5", "kw-2": "172.18.0.6"}
+LOADBALANCER = "172.18.0.7"
+APISERVER_NAME = "lb-apiserver.kubernetes.local"
+DOMAIN = "cluster.local"
+
+
+def _servers_at(port: int) -> dict[str, tuple[str, int]]:
+    return {name: (address, port) for name, address in CONTROL_PLANES.items()}
+
+
+def _with_names(hosts: dict[str, str], domain: str = DOMAIN) -> dict[str, str]:
+    return {**hosts, **{f"{name}.{domain}": address for name, address in hosts.items()}}
+
+
+def _resolved(hosts_file: str, names: list[str]) -> dict[str, str | None]:
+    """What a node answers with /etc/hosts first (glibc's files backend): the first line
+    naming the host. tests/integration/test_host_specs.py checks that getent on a real
+    node answers the same for these files."""
+    return {name: next(iter(etchosts.addresses_of(hosts_file, name)), None) for name in names}
+
+
+def _fails_showing(check, *args, evidence: str, says: str) -> None:
+    with pytest.raises(AssertionError) as failed:
+        check(*args)
+    assert says in str(failed.value)
+    assert evidence in str(failed.value), "the failure must show the file it read"
+
+
+# --- the recorded files pass every check -----------------------------------------------------
+
+
+def test_recorded_haproxy_cfg_passes_every_check() -> None:
+    haproxy.check_one_server_per_control_plane(HAPROXY_CFG, list(CONTROL_PLANES))
+    haproxy.check_servers_at_control_plane_addresses(HAPROXY_CFG, _servers_at(6443))
+    haproxy.check_frontend_binds_localhost(HAPROXY_CFG, 6443)
+
+
+def test_recorded_etc_hosts_passes_every_check() -> None:
+    names = _with_names(CLUSTER)
+    etchosts.check_block_lists_exactly(HOSTS, list(CLUSTER))
+    etchosts.check_block_entries(HOSTS, CLUSTER, DOMAIN)
+    etchosts.check_resolution(HOSTS, names, _resolved(HOSTS, list(names)))
+    etchosts.check_no_conflicting_lines(HOSTS, names)
+    etchosts.check_resolution(HOSTS, {APISERVER_NAME: LOADBALANCER}, _resolved(HOSTS, [APISERVER_NAME]))
+
+
+# --- haproxy.cfg --------------------------------------------------------------------------------
+
+
+def test_a_backend_missing_a_control_plane_fails() -> None:
+    bad = HAPROXY_CFG.replace("  server km-2 172.18.0.3:6443 check check-ssl verify none\n", "")
+
+    _fails_showing(
+        haproxy.check_one_server_per_control_plane,
+        bad,
+        list(CONTROL_PLANES),
+        evidence="server km-3 172.18.0.4:6443",
+        says="servers are ['km-1', 'km-3']",
+    )
+
+
+def test_a_backend_listing_a_control_plane_twice_fails() -> None:
+    line = "  server km-1 172.18.0.2:6443 check check-ssl verify none\n"
+    bad = HAPROXY_CFG.replace(line, line + line)
+
+    _fails_showing(
+        haproxy.check_one_server_per_control_plane, bad, list(CONTROL_PLANES), evidence=line.strip(), says="km-1"
+    )
+
+
+def test_a_server_on_the_wrong_port_fails() -> None:
+    bad = HAPROXY_CFG.replace("km-3 172.18.0.4:6443", "km-3 172.18.0.4:6444")
+
+    _fails_showing(
+        haproxy.check_servers_at_control_plane_addresses,
+        bad,
+        _servers_at(6443),
+        evidence="km-3 172.18.0.4:6444",
+        says="'km-3': ('172.18.0.4', 6444)",
+    )
+
+
+def test_a_server_at_another_address_fails() -> None:
+    bad = HAPROXY_CFG.replace("km-2 172.18.0.3:6443", "km-2 10.0.0.3:6443")
+
+    _fails_showing(
+        haproxy.check_servers_at_control_plane_addresses,
+        bad,
+        _servers_at(6443),
+        evidence="km-2 10.0.0.3:6443",
+        says="'km-2': ('10.0.0.3', 6443)",
+    )
+
+
+def test_servers_are_checked_against_the_runs_api_server_port() -> None:
+    # The recorded file is right for 6443; a run that set kube_apiserver_port 7443 needs 7443.
+    _fails_showing(
+        haproxy.check_servers_at_control_plane_addresses,
+        HAPROXY_CFG,
+        _servers_at(7443),
+        evidence="km-1 172.18.0.2:6443",
+        says="km-1 at 172.18.0.2:7443",
+    )
+
+
+def test_a_frontend_on_every_address_fails() -> None:
+    bad = HAPROXY_CFG.replace("bind 127.0.0.1:6443", "bind 0.0.0.0:6443")
+
+    _fails_showing(haproxy.check_frontend_binds_localhost, bad, 6443, evidence="bind 0.0.0.0:6443", says="0.0.0.0")
+
+
+def test_a_frontend_with_a_second_bind_beyond_localhost_fails() -> None:
+    bad = HAPROXY_CFG.replace("  bind 127.0.0.1:6443\n", "  bind 127.0.0.1:6443\n  bind 172.18.0.5:6443\n")
+
+    _fails_showing(haproxy.check_frontend_binds_localhost, bad, 6443, evidence="bind 172.18.0.5", says="172.18.0.5")
+
+
+def test_a_frontend_on_another_port_than_the_runs_fails() -> None:
+    _fails_showing(
+        haproxy.check_frontend_binds_localhost, HAPROXY_CFG, 8443, evidence="bind 127.0.0.1:6443", says="127.0.0.1:8443"
+    )
+
+
+# --- /etc/hosts -------------------------------------------------------------------------------
+
+
+def test_a_stale_line_before_the_block_makes_the_node_resolve_the_wrong_address() -> None:
+    bad = HOSTS.replace(etchosts.BEGIN, f"10.9.9.9 km-2\n{etchosts.BEGIN}")
+    names = _with_names(CLUSTER)
+
+    _fails_showing(
+        etchosts.check_resolution,
+        bad,
+        names,
+        _resolved(bad, list(names)),
+        evidence="10.9.9.9 km-2",
+        says="'km-2': '10.9.9.9'",
+    )
+
+
+def test_a_stale_line_after_the_block_is_a_conflicting_line() -> None:
+    bad = HOSTS + "10.9.9.9 km-2.cluster.local\n"
+    names = _with_names(CLUSTER)
+    etchosts.check_resolution(bad, names, _resolved(bad, list(names)))  # glibc stops at the block's line
+
+    _fails_showing(
+        etchosts.check_no_conflicting_lines, bad, names, evidence="10.9.9.9 km-2.cluster.local", says="10.9.9.9"
+    )
+
+
+def test_a_localhost_line_for_the_apiserver_name_before_the_loadbalancers_fails() -> None:
+    bad = HOSTS.replace("127.0.0.1 localhost.localdomain localhost", f"127.0.0.1 localhost {APISERVER_NAME}")
+
+    _fails_showing(
+        etchosts.check_resolution,
+        bad,
+        {APISERVER_NAME: LOADBALANCER},
+        _resolved(bad, [APISERVER_NAME]),
+        evidence=f"127.0.0.1 localhost {APISERVER_NAME}",
+        says=f"'{APISERVER_NAME}': '127.0.0.1'",
+    )
+
+
+def test_a_block_with_a_duplicate_line_fails() -> None:
+    line = "172.18.0.3 km-2.cluster.local km-2 \n"
+    bad = HOSTS.replace(line, line + line)
+
+    _fails_showing(etchosts.check_block_lists_exactly, bad, list(CLUSTER), evidence=line.strip(), says="'km-2': 2")
+
+
+def test_a_block_missing_a_host_fails() -> None:
+    bad = HOSTS.replace("172.18.0.6 kw-2.cluster.local kw-2 \n", "")
+
+    _fails_showing(etchosts.check_block_lists_exactly, bad, list(CLUSTER), evidence=etchosts.BEGIN, says="'kw-2': 0")
+
+
+def test_a_block_with_a_host_the_inventory_does_not_have_fails() -> None:
+    bad = HOSTS.replace(etchosts.END, f"172.18.0.9 kw-9.cluster.local kw-9\n{etchosts.END}")
+
+    _fails_showing(etchosts.check_block_lists_exactly, bad, list(CLUSTER), evidence="kw-9", says="one line for each")
+
+
+def test_no_block_at_all_fails() -> None:
+    bad = "\n".join(line for line in HOSTS.splitlines() if "Ansible inventory" not in line)
+
+    _fails_showing(etchosts.check_block_lists_exactly, bad, list(CLUSTER), evidence="172.18.0.5\tkw-1", says="no '#")
+
+
+def test_block_lines_are_checked_against_the_runs_cluster_domain() -> None:
+    _fails_showing(
+        etchosts.check_block_entries,
+        HOSTS,
+        CLUSTER,
+        "example.org",
+        evidence="km-1.cluster.local",
+        says="'172.18.0.2 km-1.example.org km-1'",
+    )
+
+
+def test_a_block_line_with_the_wrong_address_fails() -> None:
+    bad = HOSTS.replace("172.18.0.4 km-3.cluster.local", "172.18.0.40 km-3.cluster.local")
+
+    _fails_showing(
+        etchosts.check_block_entries, bad, CLUSTER, DOMAIN, evidence="172.18.0.40 km-3", says="'172.18.0.4 km-3"
+    )
+
+
+def test_a_name_the_node_cannot_resolve_fails() -> None:
+    names = {"kw-3": "172.18.0.8"}
+
+    _fails_showing(
+        etchosts.check_resolution, HOSTS, names, _resolved(HOSTS, list(names)), evidence=etchosts.END, says="None"
+    )
