@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 KUBESPRAY_REF ?=
 REF_ARGS := $(if $(KUBESPRAY_REF),--ref $(KUBESPRAY_REF))
 
-.PHONY: setup images scenario-upgrade scenario-scale matrix repro test test-unit test-integration lint clean-runs
+.PHONY: setup images scenario-upgrade scenario-scale matrix repro test test-all test-unit test-integration lint clean-runs
 
 setup: $(VENV)/.installed
 
@@ -36,16 +36,21 @@ repro: setup
 	@test -n "$(REPORT)" || { echo "give REPORT=<bug report .md or .yaml>" >&2; exit 2; }
 	$(BIN)/harness repro $(REPORT) $(REPRO_ARGS)
 
-# Two lanes at a time (tests/conftest.py): the integration modules run
-# whole scenarios (minutes each), and two runs share this machine's cores better than one.
-test: setup
+# make test: unit tests, lint, and the integration tier that proves every command for real
+# (25 minutes at most on a 2-core machine). Two lanes at a time (tests/conftest.py): the
+# integration modules run whole scenarios (minutes each), and two runs share the cores better
+# than one. make test-all adds the long tests (bisections, every report); the nightly workflow runs it.
+test: setup lint
+	$(BIN)/pytest tests -m "not long" -n 2 --dist loadfile
+
+test-all: setup lint
 	$(BIN)/pytest tests -n 2 --dist loadfile
 
 test-unit: setup
 	$(BIN)/pytest tests -m "not integration"
 
 test-integration: setup
-	$(BIN)/pytest tests -m integration -n 2 --dist loadfile
+	$(BIN)/pytest tests -m "integration and not long" -n 2 --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check harness tests scenarios

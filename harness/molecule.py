@@ -91,4 +91,4 @@ def keep_verify_junit(context: RunContext) -> Path:
 def log_tail(path: Path, lines: int = 20) -> str:
     if not path.is_file():
         return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:] if lines > 0 else [])

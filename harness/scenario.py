@@ -63,11 +63,25 @@ class FailureExpectation(Strict):
 
     task: str = Field(min_length=1)
     step: str = Field(min_length=1)
-    hosts: tuple[str, ...] = Field(min_length=1)
+    hosts: tuple[str, ...]
     # A substring of the failure's msg, stderr, module_stdout or exception; never empty,
     # since an empty string is in every message. A failure with nothing to say gives `rc`.
-    message: str | None = Field(default=None, pattern=r"\S")
+    message: str | None = None
     rc: int | None = None
+
+    @field_validator("hosts")
+    @classmethod
+    def _some_hosts(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        if not hosts:
+            raise ValueError("name every host the task fails on (an empty list would match a failure anywhere)")
+        return hosts
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, message: str | None) -> str | None:
+        if message is not None and not message.strip():
+            raise ValueError("must not be empty: an empty message is part of every failure's message")
+        return message
 
     @model_validator(mode="after")
     def _says_something(self) -> FailureExpectation:

@@ -80,32 +80,56 @@ def run_variables(scenario: scenarios.Scenario) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def variables_of(run_variables: dict[str, dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+def node_name() -> Callable[..., str]:
+    """A testinfra host's Kubespray name (its hostname), asked of the node once."""
+    names: dict[str, str] = {}
+
+    def name(host) -> str:
+        key = host.backend.get_pytest_id()
+        if key not in names:
+            names[key] = host.check_output("hostname")
+        return names[key]
+
+    return name
+
+
+@pytest.fixture(scope="session")
+def variables_of(run_variables: dict[str, dict[str, Any]], node_name) -> Callable[..., dict[str, Any]]:
     """The run's Kubespray variables for a testinfra host."""
-    return lambda host: run_variables[host.check_output("hostname")]
+    return lambda host: run_variables[node_name(host)]
+
+
+# Each name's first address as `getent hosts` gives it, one line per name (nothing after the
+# name when it does not resolve): one command for every name, each command being a round trip.
+RESOLVE_SCRIPT = """for name in "$@"; do
+  printf '%s %s\\n' "$name" "$(getent hosts "$name" | awk 'NR == 1 {print $1}')"
+done"""
 
 
 @pytest.fixture(scope="session")
-def resolve() -> Callable[..., str | None]:
-    """The address a process on the node gets for a name (`getent hosts`: /etc/hosts first,
-    as the node's nsswitch says), or None when the name does not resolve."""
+def resolve() -> Callable[..., dict[str, str | None]]:
+    """The addresses a process on the node gets for names (`getent hosts`: /etc/hosts first,
+    as the node's nsswitch says); None for a name that does not resolve."""
 
-    def address(host, name: str) -> str | None:
-        answer = host.run("getent hosts %s", name)
-        return answer.stdout.split()[0] if answer.rc == 0 and answer.stdout.strip() else None
+    def addresses(host, names: list[str]) -> dict[str, str | None]:
+        placeholders = " ".join(["%s"] * len(names))
+        output = host.check_output(f"sh -c %s resolve {placeholders}", RESOLVE_SCRIPT, *names)
+        answers = dict(line.partition(" ")[::2] for line in output.splitlines())
+        return {name: answers.get(name, "").strip() or None for name in names}
 
-    return address
+    return addresses
 
 
 @pytest.fixture(scope="session")
-def hosts_known_to(scenario: scenarios.Scenario, cluster_nodes: dict[str, str]) -> Callable[..., dict[str, str]]:
+def hosts_known_to(
+    scenario: scenarios.Scenario, cluster_nodes: dict[str, str], node_name
+) -> Callable[..., dict[str, str]]:
     """The cluster hosts a node's /etc/hosts block lists: every one for a node that
     joined later; for a founding node, the hosts of the deploy's inventory."""
     founding = {node.name for node in scenario.kubespray_nodes(scenario.steps[0])}
 
     def known_to(host) -> dict[str, str]:
-        name = host.check_output("hostname")
-        names = set(cluster_nodes) if name not in founding else founding
+        names = set(cluster_nodes) if node_name(host) not in founding else founding
         return {node: address for node, address in cluster_nodes.items() if node in names}
 
     return known_to

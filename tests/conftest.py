@@ -1,27 +1,43 @@
-"""`make test` runs the integration modules in two lanes, one per pytest-xdist worker.
+"""The test tiers, and the two lanes `make test` runs the integration modules in.
 
-Each integration module runs whole scenarios (minutes each, module-scoped fixtures), so it
-must stay on one worker, and the two workers should finish together. xdist's `loadfile`
-queues a second module on a worker that has two tests or fewer left, which put both
-bisections behind each other on one worker (77 minutes in all); its `xdist_group` marks do
-nothing under pytest 9. So the lanes are set here, balanced by hand on measured times
-(alone, in minutes). A new integration module joins the shorter lane.
+Tiers: unit tests (no Docker, seconds); integration tests (marker `integration`: real
+containers, real Kubespray refs); of those, the long ones (marker `long`: the long
+bisections, every report of the corpus) run only in `make test-all`, which the nightly
+workflow runs.
+
+Lanes: each integration module runs whole scenarios (minutes each, session-scoped runs
+read by several modules), so a module, and every module reading the same run, must stay
+on one pytest-xdist worker, and the two workers should finish together. xdist's
+`loadfile` queues a second module on a worker with two tests or fewer left, and its
+`xdist_group` marks do nothing under pytest 9, so the lanes are set here, balanced by
+hand on measured times (minutes, each module alone on the 2-core machine; a run beside
+another takes about 1.4 times as long). A new integration module joins the shorter lane
+of its tier, beside the modules that read the same run.
 """
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+import pytest
+
 LANES = {
-    "test_repro_reports.py": "lane-a",  # 22
-    "test_scale_scenario.py": "lane-a",  # 11
-    "test_matrix_parallel.py": "lane-a",  # 6
-    "test_bisect_backport.py": "lane-b",  # 22
-    "test_bisect_scale_fix.py": "lane-b",  # 12
-    "test_upgrade_scenario.py": "lane-b",  # 9
+    # make test
+    "test_upgrade_scenario.py": "lane-a",  # 10: upgrade_matrix (two runs at once), Ctrl-C, bad input
+    "test_matrix_outputs.py": "lane-a",  # 0: reads upgrade_matrix
+    "test_host_specs_on_a_node.py": "lane-a",  # 0.2: one container
+    "test_scale_scenario.py": "lane-b",  # 4: scale_run
+    "test_repro_report.py": "lane-b",  # 4: report_2_repro
+    "test_bisect_adjacent.py": "lane-b",  # 8: two scale runs (the ends)
+    # make test-all only (marker `long`)
+    "test_repro_reports.py": "lane-a",  # 25: five repro runs
+    "test_bisect_scale_fix.py": "lane-a",  # 15: ends and probes of the scale scenario
+    "test_bisect_backport.py": "lane-b",  # 35: ends and probes of the upgrade scenario
+    "test_scale_refactor_commit.py": "lane-b",  # 3
 }
 
 
+@pytest.hookimpl(optionalhook=True)  # without xdist (`-p no:xdist`) there is no such hook
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 

@@ -1,4 +1,4 @@
-"""Running the harness's CLI from integration tests."""
+"""Running the harness's CLI from integration tests, and what they look for after a run."""
 
 from __future__ import annotations
 
@@ -7,14 +7,31 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness import provider
+
+HARNESS = [sys.executable, "-m", "harness"]
+HOST_SYSCTLS = ["vm/overcommit_memory", "vm/max_map_count", "kernel/panic", "fs/inotify/max_user_instances"]
+
 
 def run_with_report_json(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: int = 3600
 ) -> tuple[subprocess.CompletedProcess, dict]:
     """`harness ARGS --report-json FILE` through the real CLI, with the JSON it wrote."""
     out = tmp_path / "result.json"
-    argv = [sys.executable, "-m", "harness", *args, "--report-json", str(out)]
+    argv = [*HARNESS, *args, "--report-json", str(out)]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, env=env)
     print(proc.stdout[-6000:], proc.stderr[-3000:])
     assert out.is_file(), proc.stderr[-3000:]
     return proc, json.loads(out.read_text())
+
+
+def host_sysctls() -> dict[str, str]:
+    """Machine-wide kernel settings a node with SYS_ADMIN could reach; a run must leave them alone."""
+    return {key: Path("/proc/sys", key).read_text().strip() for key in HOST_SYSCTLS}
+
+
+def leftovers(client, run_id: str) -> list[str]:
+    """Containers and networks that still carry a run's label."""
+    selector = {"label": f"{provider.RUN_LABEL}={run_id}"}
+    names = [c.name for c in client.containers.list(all=True, filters=selector)]
+    return names + [n.name for n in client.networks.list(filters=selector)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from cli_helpers import run_with_report_json
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]
 
 
 @pytest.fixture(scope="module")

@@ -1,25 +1,18 @@
-"""`harness repro` on the two field reports (tests/data/reports): reproduced on the buggy refs,
-not on the fixed ones, nor on v2.27.0 with the release-2.27 backport cherry-picked."""
+"""`harness repro` on every report of the corpus (tests/data/reports): reproduced on the buggy
+refs, not on the fixed ones, nor on v2.27.0 with the release-2.27 backport cherry-picked.
+`make test-all` only: about 25 minutes (five repro runs). Report 2 on its commit, saved as a
+scenario, is in `make test` (test_repro_report.py)."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_with_report_json
+from cli_helpers import leftovers, run_with_report_json
 
-from harness import provider
+pytestmark = [pytest.mark.integration, pytest.mark.long]
 
-pytestmark = pytest.mark.integration
-
-HARNESS = [sys.executable, "-m", "harness"]
 REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 BACKPORT = "6a67d28fa"  # [release-2.27] Make fallback_ip cacheable in facts (#12182)
 
 
@@ -43,21 +36,6 @@ def report_1_backport(tmp_path_factory, docker_engine, kubespray_clone):
 
 
 @pytest.fixture(scope="module")
-def scenarios_copy(tmp_path_factory) -> Path:
-    """The project's scenarios, copied: --save-scenario writes there, not into the checkout."""
-    copy = tmp_path_factory.mktemp("scenarios") / "scenarios"
-    shutil.copytree(SCENARIOS, copy, symlinks=True)
-    return copy
-
-
-@pytest.fixture(scope="module")
-def report_2_buggy(tmp_path_factory, docker_engine, kubespray_clone, scenarios_copy):
-    env = {**os.environ, "HARNESS_SCENARIOS_DIR": str(scenarios_copy)}
-    tmp = tmp_path_factory.mktemp("r2")
-    return _repro(tmp, "report-2-scale-main-access-ip.md", "--save-scenario", "report-2-scale", env=env)
-
-
-@pytest.fixture(scope="module")
 def report_2_fixed(tmp_path_factory, docker_engine, kubespray_clone):
     return _repro(tmp_path_factory.mktemp("r2-fixed"), "report-2-scale-main-access-ip.md", "--ref", "6d4714b66")
 
@@ -69,7 +47,7 @@ def test_report_1_reproduces_on_its_commit_at_the_first_worker(report_1_buggy):
     assert result["sha"].startswith("9ec9b3a2")
     assert result["failed_task"] == result["expected_task"] == "kubernetes/node : Haproxy | Write haproxy configuration"
     assert "fallback_ip" in result["failed_message"]
-    assert result["failed_step"] == "command-2"  # upgrade-cluster.yml --limit kw-1
+    assert (result["failed_step"], result["failed_hosts"]) == ("command-2", ["kw-1"])  # --limit kw-1
     assert [step["name"] for step in result["steps"]][:4] == ["setup", "create", "deploy", "command-1"]
 
 
@@ -90,35 +68,25 @@ def test_report_1_does_not_reproduce_with_the_backport_cherry_picked(report_1_ba
     assert proc.returncode == 1
 
 
-def test_report_2_reproduces_on_its_commit_at_the_new_node(report_2_buggy):
-    proc, result = report_2_buggy
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert result["verdict"] == "reproduced", result
-    assert result["failed_task"] == "kubernetes/preinstall : Hosts | create hosts list from inventory"
-    assert result["failed_host"] == "kw-3"
-    assert "main_access_ip" in result["failed_message"]
-
-
 def test_report_2_does_not_reproduce_on_its_fix(report_2_fixed):
     proc, result = report_2_fixed
     assert proc.returncode == 1
     assert result["verdict"] == "not-reproduced", result
 
 
-def test_saved_report_is_a_scenario_and_a_matrix_cell(report_2_buggy, scenarios_copy):
-    _, result = report_2_buggy
-    assert Path(result["saved_scenario"]) == scenarios_copy / "report-2-scale"
-    env = {**os.environ, "HARNESS_SCENARIOS_DIR": str(scenarios_copy)}
-    listed = subprocess.run(
-        [*HARNESS, "matrix", "--list", "--only", "report-2-scale@*"], capture_output=True, text=True, env=env
-    )
-    assert json.loads(listed.stdout) == [
-        {"label": "report-2-scale@8f4b7f9f5", "scenario": "report-2-scale", "ref": "8f4b7f9f5"}
-    ], listed.stderr
+@pytest.fixture(scope="module")
+def report_1_yaml(tmp_path_factory, docker_engine, kubespray_clone):
+    return _repro(tmp_path_factory.mktemp("r1-yaml"), "report-1-upgrade-haproxy.yaml")
 
 
-def test_repro_runs_leave_no_containers(report_1_buggy, report_2_buggy, docker_engine):
-    for _, result in (report_1_buggy, report_2_buggy):
+def test_report_1_as_yaml_reproduces_like_its_markdown(report_1_yaml):
+    proc, result = report_1_yaml
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert result["verdict"] == "reproduced", result
+    assert (result["failed_step"], result["failed_hosts"]) == ("command-2", ["kw-1"])
+
+
+def test_repro_runs_leave_no_containers(report_1_buggy, report_1_fixed, report_2_fixed, docker_engine):
+    for _, result in (report_1_buggy, report_1_fixed, report_2_fixed):
         run_id = Path(result["run_dir"]).name.rsplit("-", 1)[-1]
-        selector = {"label": f"{provider.RUN_LABEL}={run_id}"}
-        assert docker_engine.containers.list(all=True, filters=selector) == []
+        assert leftovers(docker_engine, run_id) == []

@@ -1,4 +1,8 @@
-"""The node-based upgrade scenario on its buggy and fixed refs, through the real CLI."""
+"""The node-based upgrade scenario on its buggy and fixed refs (the session's `upgrade_matrix`
+run, shared with test_matrix_outputs.py: same lane); Ctrl-C; bad input.
+
+Cost, alone: the matrix about 9 minutes, Ctrl-C about 1, the bad input seconds.
+"""
 
 from __future__ import annotations
 
@@ -6,66 +10,36 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import HARNESS, host_sysctls, leftovers
 
 from harness import provider
 
 pytestmark = pytest.mark.integration
 
-HARNESS = [sys.executable, "-m", "harness"]
-HOST_SYSCTLS = ["vm/overcommit_memory", "vm/max_map_count", "kernel/panic", "fs/inotify/max_user_instances"]
+HAPROXY_TASK = "kubernetes/node : Haproxy | Write haproxy configuration"
 
 
-def _host_sysctls() -> dict[str, str]:
-    return {key: Path("/proc/sys", key).read_text().strip() for key in HOST_SYSCTLS}
-
-
-def _leftovers(client, run_id: str) -> list[str]:
-    selector = {"label": f"{provider.RUN_LABEL}={run_id}"}
-    names = [c.name for c in client.containers.list(all=True, filters=selector)]
-    return names + [n.name for n in client.networks.list(filters=selector)]
-
-
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory, docker_engine, kubespray_clone):
-    """One `harness run` over both refs, as `make scenario-upgrade` does."""
-    before = _host_sysctls()
-    report = tmp_path_factory.mktemp("pair") / "report.json"
-    proc = subprocess.run(
-        [*HARNESS, "run", "upgrade-node-based", "--ref", "v2.27.0", "--ref", "v2.27.1", "--report-json", str(report)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    print(proc.stdout[-4000:], proc.stderr[-4000:])
-    return proc, {r["ref"]: r for r in json.loads(report.read_text())}, before
-
-
-def test_pair_exits_zero_when_both_verdicts_match(pair):
-    proc, _, _ = pair
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-
-
-def test_buggy_ref_reproduces_fallback_ip_failure_at_write_haproxy_configuration(pair):
-    _, results, _ = pair
-    buggy = results["v2.27.0"]
+def test_buggy_ref_reproduces_fallback_ip_failure_on_kw_1_in_its_own_step(upgrade_matrix):
+    _, _, cells, _ = upgrade_matrix
+    buggy = cells["v2.27.0"]
     assert buggy["verdict"] == "expected-failure", buggy
-    assert buggy["failed_task"] == "kubernetes/node : Haproxy | Write haproxy configuration"
+    where = (buggy["failed_task"], buggy["failed_step"], buggy["failed_hosts"])
+    assert where == (HAPROXY_TASK, "upgrade-kw-1", ["kw-1"])
     assert "fallback_ip" in buggy["failed_message"]
-    assert buggy["failed_step"] == "upgrade-kw-1"
+    assert buggy["differences"] == []
     assert buggy["sha"].startswith("9ec9b3a2")
 
 
-def test_fixed_ref_passes_with_every_check_green(pair):
-    _, results, _ = pair
-    fixed = results["v2.27.1"]
+def test_fixed_ref_passes_with_every_check_run_and_green(upgrade_matrix):
+    _, _, cells, _ = upgrade_matrix
+    fixed = cells["v2.27.1"]
     assert fixed["verdict"] == "passed", fixed
-    assert fixed["checks"]["total"] >= 20 and fixed["checks"]["failed"] == []
+    assert fixed["checks"]["total"] >= 30, fixed["checks"]
+    assert fixed["checks"]["failed"] == [] and fixed["checks"]["skipped"] == []
     assert [s["name"] for s in fixed["steps"]] == [
         "setup",
         "create",
@@ -79,9 +53,9 @@ def test_fixed_ref_passes_with_every_check_green(pair):
     assert all(s["rc"] == 0 and s["seconds"] > 0 for s in fixed["steps"][1:])
 
 
-def test_fixed_ref_workers_haproxy_cfg_lists_every_control_plane(pair):
-    _, results, _ = pair
-    run_dir = Path(results["v2.27.1"]["run_dir"])
+def test_fixed_ref_workers_haproxy_cfg_lists_every_control_plane(upgrade_matrix):
+    _, _, cells, _ = upgrade_matrix
+    run_dir = Path(cells["v2.27.1"]["run_dir"])
     addresses = json.loads((run_dir / "nodes.json").read_text())
     for worker in ("kw-1", "kw-2"):
         config = (run_dir / "artifacts" / worker / "haproxy.cfg").read_text()
@@ -90,15 +64,9 @@ def test_fixed_ref_workers_haproxy_cfg_lists_every_control_plane(pair):
             assert line in config, f"{worker} haproxy.cfg lacks '{line}':\n{config}"
 
 
-def test_runs_leave_no_containers_or_networks(pair, docker_engine):
-    _, results, _ = pair
-    for result in results.values():
-        assert _leftovers(docker_engine, result["run_id"]) == []
-
-
-def test_runs_leave_the_machines_kernel_settings_alone(pair):
-    _, _, before = pair
-    assert _host_sysctls() == before
+def test_runs_leave_the_machines_kernel_settings_alone(upgrade_matrix):
+    *_, before = upgrade_matrix
+    assert host_sysctls() == before
 
 
 def test_unknown_ref_is_one_clear_line_and_exit_2(kubespray_clone, docker_engine):
@@ -111,6 +79,17 @@ def test_unknown_ref_is_one_clear_line_and_exit_2(kubespray_clone, docker_engine
     )
     assert proc.returncode == 2
     assert "unknown Kubespray ref 'v9.99.9-nope'" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_an_expected_failure_on_a_host_the_step_does_not_reach_is_refused_before_anything_starts(kubespray_clone):
+    argv = [
+        *HARNESS, "run", "upgrade-node-based", "--ref", "v2.27.1", "--expect-fail-task", HAPROXY_TASK,
+        "--expect-fail-step", "upgrade-kw-1", "--expect-fail-host", "lb-1", "--expect-fail-message", "fallback_ip",
+    ]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2
+    assert "host(s) lb-1 are not Kubespray hosts" in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
@@ -135,4 +114,4 @@ def test_ctrl_c_during_create_removes_every_container_and_network(docker_engine,
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr
-    assert _leftovers(docker_engine, run_id) == []
+    assert leftovers(docker_engine, run_id) == []

@@ -7,12 +7,13 @@ at 172.18.0.5 and kw-2 at 172.18.0.6, load balancer lb-1 at 172.18.0.7.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from checks import etchosts, haproxy  # scenarios/shared, put on sys.path by conftest.py
 
-from harness.checks import CheckResults, read_junit
+from harness.checks import read_junit
 
 RECORDED = Path(__file__).resolve().parents[2] / "tests" / "data" / "v2.27.1"
 HAPROXY_CFG = (RECORDED / "kw-1.haproxy.cfg").read_text()
@@ -133,66 +134,70 @@ def test_entry_for_address_ignores_comments() -> None:
 
 
 # --- harness.checks.read_junit ----------------------------------------------------------------
+# tests/data/v2.27.1/verify-junit.xml: the verifier's JUnit of the passing v2.27.1 run (35
+# checks); failed and skipped variants are derived from it by changing one testcase.
 
-JUNIT = """<?xml version="1.0" encoding="utf-8"?>
-<testsuites>
-  <testsuite name="pytest" errors="0" failures="1" skipped="0" tests="2">
-    <testcase classname="test_worker_haproxy" name="test_backend_lists_every_control_plane" time="0.4"/>
-    <testcase classname="test_etc_hosts" name="test_inventory_block_lists_every_node" time="0.2">
-      <failure message="AssertionError: km-2 missing from /etc/hosts">assert None == ['172.18.0.3']</failure>
-    </testcase>
-  </testsuite>
-</testsuites>
-"""
+VERIFY_JUNIT = RECORDED / "verify-junit.xml"
+FIRST_CASE = "test_apiserver_domain_name_resolves_to_the_loadbalancer[ansible://km-1-b1927917]"
 
 
-def test_read_junit_counts_passes_and_failures(tmp_path: Path) -> None:
+def _junit_with(tmp_path: Path, child: str | None, text: str = "", **attributes: str) -> Path:
+    """The recorded JUnit with a <failure>/<error>/<skipped> under its first testcase."""
+    tree = ET.parse(VERIFY_JUNIT)
+    case = next(tree.getroot().iter("testcase"))
+    if child:
+        element = ET.SubElement(case, child, attributes)
+        element.text = text
     path = tmp_path / "verify-junit.xml"
-    path.write_text(JUNIT)
-
-    results = read_junit(path)
-
-    assert results.total == 2
-    assert results.failed == ["test_inventory_block_lists_every_node"]
-    assert results.first_message == "AssertionError: km-2 missing from /etc/hosts"
-    assert not results.passed
+    tree.write(path, encoding="unicode")
+    return path
 
 
-def test_read_junit_all_passing(tmp_path: Path) -> None:
-    path = tmp_path / "verify-junit.xml"
-    path.write_text(
-        '<testsuite tests="1"><testcase classname="test_loadbalancer" name="test_haproxy_listens"/></testsuite>'
-    )
+def test_read_junit_of_the_recorded_passing_run() -> None:
+    results = read_junit(VERIFY_JUNIT)
 
-    results = read_junit(path)
-
-    assert results == CheckResults(total=1, failed=[], first_message="")
+    assert (results.total, results.failed, results.skipped) == (35, [], [])
     assert results.passed
 
 
-def test_read_junit_counts_errors_as_failures(tmp_path: Path) -> None:
-    path = tmp_path / "verify-junit.xml"
-    path.write_text(
-        '<testsuite tests="1"><testcase name="test_setup"><error>fixture broke</error></testcase></testsuite>'
-    )
+def test_read_junit_names_a_failed_check_and_keeps_its_message(tmp_path: Path) -> None:
+    path = _junit_with(tmp_path, "failure", "assert None", message="AssertionError: km-2 resolves to 10.9.9.9")
 
     results = read_junit(path)
 
-    assert results.failed == ["test_setup"]
+    assert results.failed == [FIRST_CASE]
+    assert results.first_message == "AssertionError: km-2 resolves to 10.9.9.9"
+    assert not results.passed
+
+
+def test_read_junit_counts_errors_as_failures(tmp_path: Path) -> None:
+    results = read_junit(_junit_with(tmp_path, "error", "fixture broke"))
+
+    assert results.failed == [FIRST_CASE]
     assert results.first_message == "fixture broke"
     assert not results.passed
+
+
+def test_read_junit_lists_a_skipped_check(tmp_path: Path) -> None:
+    results = read_junit(_junit_with(tmp_path, "skipped", message="got empty parameter set"))
+
+    assert results.skipped == [FIRST_CASE] and results.failed == []
+    assert results.required_skipped([]) == [FIRST_CASE]
+    assert results.required_skipped(["test_apiserver_domain_name_*"]) == []
 
 
 def test_read_junit_of_a_missing_file(tmp_path: Path) -> None:
     results = read_junit(tmp_path / "verify-junit.xml")
 
-    assert results.total == 0
-    assert results.failed == []
+    assert (results.total, results.failed) == (0, [])
     assert not results.passed
 
 
-def test_read_junit_without_test_cases_does_not_pass(tmp_path: Path) -> None:
+def test_read_junit_where_every_check_was_skipped_does_not_pass(tmp_path: Path) -> None:
+    tree = ET.parse(VERIFY_JUNIT)
+    for case in tree.getroot().iter("testcase"):
+        ET.SubElement(case, "skipped")
     path = tmp_path / "verify-junit.xml"
-    path.write_text('<testsuites><testsuite tests="0"/></testsuites>')
+    tree.write(path, encoding="unicode")
 
     assert not read_junit(path).passed

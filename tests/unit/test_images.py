@@ -6,6 +6,8 @@ import dataclasses
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,8 +42,20 @@ def context(tmp_path: Path) -> Path:
 # --- digest -----------------------------------------------------------------------------------
 
 
-def test_digest_is_stable() -> None:
-    assert images.digest("node", b"\x00data", "tag") == images.digest("node", b"\x00data", "tag")
+def test_digest_is_the_same_in_another_process() -> None:
+    # A cache key must survive the process that made it (no per-process hash seed).
+    code = "from harness import images; print(images.digest('node', b'\\x00data', 'tag'))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert other.stdout.strip() == images.digest("node", b"\x00data", "tag")
+
+
+def test_digest_changes_with_any_part() -> None:
+    before = images.digest("node", b"\x00data", "tag")
+
+    assert images.digest("lb", b"\x00data", "tag") != before
+    assert images.digest("node", b"\x00datb", "tag") != before
+    assert images.digest("node", b"\x00data", "tag2") != before
 
 
 def test_digest_is_sixteen_hex_characters() -> None:
@@ -64,8 +78,12 @@ def test_digest_treats_text_as_its_utf8_bytes() -> None:
 # --- context_digest ---------------------------------------------------------------------------
 
 
-def test_context_digest_is_stable(context: Path) -> None:
-    assert images.context_digest(context, "parent:1") == images.context_digest(context, "parent:1")
+def test_context_digest_changes_with_a_files_mode(context: Path) -> None:
+    # An entrypoint that loses its x bit must give another image.
+    before = images.context_digest(context, "parent:1")
+    (context / "files" / "setup.sh").chmod(0o755)
+
+    assert images.context_digest(context, "parent:1") != before
 
 
 def test_context_digest_ignores_where_the_context_lives(context: Path, tmp_path: Path) -> None:
@@ -157,8 +175,19 @@ def test_base_tags_differ_between_recipes(settings: Settings) -> None:
     assert tags["debootstrap"] != tags["registry"]
 
 
-def test_base_tags_are_stable(settings: Settings) -> None:
-    assert images.base_tags(settings) == images.base_tags(dataclasses.replace(settings))
+def test_registry_base_tag_changes_with_the_base_dockerfile(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = images.base_tags(settings)
+    copy = shutil.copytree(settings.images_dir, tmp_path / "images")
+    with (copy / "base" / "Dockerfile").open("a") as dockerfile:
+        dockerfile.write("# changed\n")
+    monkeypatch.setattr(Settings, "images_dir", property(lambda self: copy))
+
+    after = images.base_tags(settings)
+
+    assert after["registry"] != before["registry"]
+    assert after["debootstrap"] == before["debootstrap"]
 
 
 def test_base_tags_ignore_settings_that_do_not_shape_the_image(settings: Settings, tmp_path: Path) -> None:

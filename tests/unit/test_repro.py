@@ -199,18 +199,21 @@ def test_a_report_with_lookups_is_refused_without_trust(settings: Settings):
     assert "--trust-report" in refused.value.message
 
 
-def test_a_trusted_report_keeps_its_lookups_but_never_its_connection_settings():
-    report = form.read(MALFORMED / "lookups-in-inventory.md")
-    inventory = report_inventory.read(report)
-    replayed = commands.from_report(report.code("ansible_command"), [], "commands")
-    failure = output.reported_failure(report.code("ansible_output"))
-    assert failure is not None
-    plan = build.plan("d", inventory, replayed.commands, failure, "command-1", "8f4b7f9f5")
-    assert "lookup('pipe'" in plan.group_vars["all"]["cluster_name"]
-    assert all(not name.startswith("ansible_") for node in plan.nodes for name in node.get("host_vars", {}))
+def test_a_trusted_report_keeps_its_lookups_but_never_its_connection_settings(settings: Settings):
+    (Path(settings.kubespray_repo) / "scale.yml").write_text("---\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", settings.kubespray_repo]
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "scale"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    options = reproduce.ReproOptions(report=MALFORMED / "lookups-in-inventory.md", ref=head, trust_report=True)
 
+    prepared = reproduce.prepare(settings, options, log=lambda _: None)
 
-# The scenario a report becomes
+    assert [finding.describe() for finding in prepared.findings], "a trusted report's findings are still listed"
+    written = yaml.safe_load((prepared.settings.scenarios_dir / prepared.name / "scenario.yml").read_text())
+    assert "lookup('pipe'" in written["group_vars"]["all"]["cluster_name"]
+    assert all(not name.startswith("ansible_") for node in written["nodes"] for name in node.get("host_vars", {}))
+    assert "ansible_ssh_common_args" not in str(written)
 
 
 def test_scale_command_adds_its_limit_host_at_that_step():

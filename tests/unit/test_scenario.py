@@ -307,7 +307,7 @@ def test_name_key_in_scenario_yml_is_refused_with_harness_error(tmp_path: Path) 
     data["name"] = "other-name"
     _write(tmp_path, "named", data)
 
-    with pytest.raises(HarnessError):
+    with pytest.raises(HarnessError, match="'name' is not a scenario field"):
         scenario.load(tmp_path, "named")
 
 
@@ -371,3 +371,35 @@ def test_group_var_file_for_an_unknown_group_is_refused(tmp_path: Path) -> None:
     (directory / "group_vars" / "workers.yml").write_text("a: 1\n")
     with pytest.raises(HarnessError, match="group_vars for unknown group 'workers'"):
         scenario.load(tmp_path, "bad-group")
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        pytest.param({"step": "upgrade-kw-9"}, "step 'upgrade-kw-9' is not a step of scenario", id="unknown-step"),
+        pytest.param({"hosts": ["kw-9"]}, "host(s) kw-9 are not Kubespray hosts", id="unknown-host"),
+        pytest.param({"hosts": ["lb-1"]}, "host(s) lb-1 are not Kubespray hosts", id="the-load-balancer"),
+        pytest.param({"hosts": []}, "hosts: name every host the task fails on", id="no-hosts"),
+        pytest.param({"message": ""}, "message: must not be empty", id="empty-message"),
+        pytest.param({"message": None}, "needs a message", id="no-message-or-rc"),
+    ],
+)
+def test_a_failure_expectation_must_name_a_step_hosts_and_a_message_of_the_scenario(
+    tmp_path: Path, change: dict[str, Any], problem: str
+) -> None:
+    data = _real_data()
+    data["expectations"]["v2.27.0"]["fail"].update(change)
+    _write(tmp_path, "strict", data)
+
+    with pytest.raises(HarnessError) as caught:
+        scenario.load(tmp_path, "strict")
+
+    assert problem in caught.value.message
+    assert "expectations" in caught.value.message
+
+
+def test_optional_checks_are_shell_patterns_on_test_names(tmp_path: Path) -> None:
+    data = {**_real_data(), "optional_checks": ["test_haproxy_accepts_the_config*"]}
+    _write(tmp_path, "optional", data)
+
+    assert scenario.load(tmp_path, "optional").optional_checks == ["test_haproxy_accepts_the_config*"]

@@ -224,10 +224,15 @@ def test_remove_worktree_removes_it(settings: Settings) -> None:
     assert str(path) not in listed
 
 
-def test_remove_worktree_of_a_missing_path_is_quiet(settings: Settings) -> None:
-    source.ensure_clone(settings)
+def test_remove_worktree_of_a_missing_path_is_quiet(settings: Settings, capfd: pytest.CaptureFixture[str]) -> None:
+    repo = source.ensure_clone(settings)
+    listed = source.git(repo, "worktree", "list", "--porcelain")
+    capfd.readouterr()
 
     source.remove_worktree(settings, settings.runs_dir / "never-created")
+
+    assert capfd.readouterr() == ("", "")
+    assert source.git(repo, "worktree", "list", "--porcelain") == listed
 
 
 # --- venv.venv_key ----------------------------------------------------------------------------
@@ -235,8 +240,13 @@ def test_remove_worktree_of_a_missing_path_is_quiet(settings: Settings) -> None:
 REQUIREMENTS = b"ansible==9.13.0\njinja2==3.1.4\nnetaddr==1.3.0\n"
 
 
-def test_venv_key_is_stable() -> None:
-    assert venv.venv_key(REQUIREMENTS, "3.11") == venv.venv_key(REQUIREMENTS, "3.11")
+def test_venv_key_changes_with_what_the_harness_adds_to_kubesprays_requirements(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = venv.venv_key(REQUIREMENTS, "3.11")
+    monkeypatch.setattr(venv, "EXTRA_REQUIREMENTS", [*venv.EXTRA_REQUIREMENTS, "netaddr==1.3.0"])
+
+    assert venv.venv_key(REQUIREMENTS, "3.11") != before
 
 
 def test_venv_key_is_sixteen_hex_characters() -> None:

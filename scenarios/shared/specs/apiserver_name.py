@@ -6,4 +6,4 @@ from checks import etchosts
 def test_apiserver_domain_name_resolves_to_the_loadbalancer(host, variables_of, loadbalancer_address, resolve):
     name = variables_of(host)["apiserver_loadbalancer_domain_name"]
     hosts_file = host.file(etchosts.PATH).content_string
-    etchosts.check_resolution(hosts_file, {name: loadbalancer_address}, {name: resolve(host, name)})
+    etchosts.check_resolution(hosts_file, {name: loadbalancer_address}, resolve(host, [name]))

@@ -29,7 +29,7 @@ def test_inventory_block_maps_each_host_to_its_address_and_names(host, hosts_kno
 
 def test_node_resolves_every_cluster_host_to_its_address(host, hosts_known_to, variables_of, resolve):
     expected = _names_and_addresses(host, hosts_known_to, variables_of)
-    etchosts.check_resolution(_hosts_file(host), expected, {name: resolve(host, name) for name in expected})
+    etchosts.check_resolution(_hosts_file(host), expected, resolve(host, list(expected)))
 
 
 def test_no_line_gives_a_cluster_host_another_address(host, hosts_known_to, variables_of):

@@ -1,0 +1,232 @@
+"""The pure parts of a run: what happened (runner.outcome_of, its precedence), the
+ansible-playbook command line of a step (steps.playbook_argv), Molecule's environment.
+
+Events are the ones the harness_events callback recorded in real runs of step
+upgrade-kw-1 (tests/data/v2.27.0: failed on kw-1; v2.27.1: passed); variants are derived
+from them in the tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from harness import events, molecule, runner, steps
+from harness.checks import CheckResults
+from harness.context import RunContext
+from harness.scenario import Scenario, Step
+from harness.scenario import load as load_scenario
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+FAILED_EVENTS = events.read_events(DATA / "v2.27.0" / "upgrade-kw-1.events.jsonl")
+PASSED_EVENTS = events.read_events(DATA / "v2.27.1" / "upgrade-kw-1.events.jsonl")
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+HAPROXY_TASK = "kubernetes/node : Haproxy | Write haproxy configuration"
+CHECKS_PASSED = CheckResults(total=3)
+
+
+def _step(name: str, rc: int) -> steps.StepResult:
+    return steps.StepResult(name, "converge", [], 1.0, rc, f"/logs/{name}.log", f"/logs/{name}.events.jsonl")
+
+
+def _with_unreachable(recorded: list[dict]) -> list[dict]:
+    """The passing run with kw-1 unreachable under ignore_unreachable at its first task."""
+    lost = copy.deepcopy(next(e for e in recorded if e["event"] == "ok" and e["host"] == "kw-1"))
+    lost.update(event="unreachable", msg="Failed to connect to the host via ssh", ignore_unreachable=True)
+    first_ok = recorded.index(next(e for e in recorded if e["event"] == "ok"))
+    return [*recorded[:first_ok], lost, *recorded[first_ok:]]
+
+
+PASSED = [(_step("upgrade-control-plane", 0), PASSED_EVENTS), (_step("upgrade-kw-1", 0), PASSED_EVENTS)]
+FAILED = [(_step("upgrade-control-plane", 0), PASSED_EVENTS), (_step("upgrade-kw-1", 2), FAILED_EVENTS)]
+
+
+@pytest.fixture
+def prepare_failed(tmp_path: Path) -> molecule.ActionResult:
+    log = tmp_path / "molecule-prepare.log"
+    log.write_text("PLAY RECAP\nlocalhost : ok=0 failed=1\nCRITICAL Ansible return code was 2\n")
+    return molecule.ActionResult("prepare", 12.0, 2, log)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "checks", "optional", "failed_step", "task"),
+    [
+        pytest.param(PASSED, CHECKS_PASSED, [], None, None, id="all-passed"),
+        pytest.param(FAILED, CheckResults(), [], "upgrade-kw-1", HAPROXY_TASK, id="failed-step-before-unrun-checks"),
+        pytest.param(
+            [(_step("upgrade-kw-1", 4), [])],
+            CheckResults(),
+            [],
+            "upgrade-kw-1",
+            "(no failed task recorded)",
+            id="rc-only",
+        ),
+        pytest.param(
+            PASSED,
+            CheckResults(total=3, failed=["test_a[ansible://kw-1]"], first_message="AssertionError: x"),
+            [],
+            "verify",
+            "testinfra: test_a[ansible://kw-1]",
+            id="failed-check",
+        ),
+        pytest.param(PASSED, CheckResults(), [], "verify", "testinfra: no checks ran", id="no-checks-ran"),
+        pytest.param(
+            PASSED,
+            CheckResults(total=2, skipped=["t1", "t2"]),
+            [],
+            "verify",
+            "testinfra: no checks ran",
+            id="all-skipped",
+        ),
+    ],
+)
+def test_outcome_precedence(recorded, checks, optional, failed_step, task) -> None:
+    outcome, _ = runner.outcome_of(recorded, None, checks, optional)
+
+    assert outcome.failed_step == failed_step
+    assert (outcome.failure.task if outcome.failure else None) == task
+
+
+def test_a_failed_step_wins_over_the_molecule_action_that_ran_it(prepare_failed) -> None:
+    outcome, log = runner.outcome_of(FAILED, prepare_failed, CheckResults(), [])
+
+    assert (outcome.failed_step, log) == ("upgrade-kw-1", "/logs/upgrade-kw-1.log")
+
+
+def test_a_molecule_action_failing_outside_the_steps_is_the_failure(prepare_failed) -> None:
+    outcome, log = runner.outcome_of([], prepare_failed, CheckResults(), [])
+
+    assert outcome.failed_step == "molecule prepare"
+    assert outcome.failure is not None and "CRITICAL Ansible return code was 2" in outcome.failure.message
+    assert log == str(prepare_failed.log)
+
+
+def test_an_ignored_unreachable_host_in_a_passing_run_is_recorded() -> None:
+    recorded = [(_step("upgrade-kw-1", 0), _with_unreachable(PASSED_EVENTS))]
+
+    outcome, _ = runner.outcome_of(recorded, None, CHECKS_PASSED, [])
+
+    assert outcome.passed, "Ansible itself went on"
+    assert outcome.unreachable is not None and outcome.unreachable.hosts == ("kw-1",)
+
+
+def test_an_unreachable_host_in_an_earlier_step_is_kept_beside_a_later_failure() -> None:
+    recorded = [(_step("upgrade-control-plane", 0), _with_unreachable(PASSED_EVENTS)), FAILED[1]]
+
+    outcome, _ = runner.outcome_of(recorded, None, CheckResults(), [])
+
+    assert outcome.unreachable is not None and outcome.failure is not None
+    assert outcome.failure.task == HAPROXY_TASK
+
+
+@pytest.mark.parametrize(
+    ("optional", "skipped"),
+    [
+        pytest.param([], ("test_haproxy_accepts_the_config[ansible://kw-1]",), id="required"),
+        pytest.param(["test_haproxy_accepts_the_config*"], (), id="optional"),
+    ],
+)
+def test_skipped_checks_count_unless_the_scenario_names_them_optional(optional, skipped) -> None:
+    checks = CheckResults(total=3, skipped=["test_haproxy_accepts_the_config[ansible://kw-1]"])
+
+    outcome, _ = runner.outcome_of(PASSED, None, checks, optional)
+
+    assert outcome.passed and outcome.checks_skipped == skipped
+
+
+# --- steps.playbook_argv -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> RunContext:
+    return RunContext(
+        scenario="upgrade-node-based",
+        ref="v2.27.1",
+        sha="45140b558266",
+        run_id="abcd1234",
+        run_dir=tmp_path / "run",
+        worktree=tmp_path / "run" / "kubespray",
+        venv=tmp_path / "venv",
+        node_image="kubespray-harness/node:x",
+        lb_image="kubespray-harness/lb:x",
+    )
+
+
+UPGRADE = load_scenario(SCENARIOS, "upgrade-node-based")
+
+
+def _scenario_step(scenario: Scenario, **fields) -> Step:
+    return Step(**{"name": "s", "playbook": "upgrade-cluster.yml", **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "options"),
+    [
+        pytest.param({}, ["--tags", "asserts,facts,etchosts,haproxy"], id="scenario-tags"),
+        pytest.param(
+            {"limit": "kube_control_plane:etcd"},
+            ["--limit", "kube_control_plane:etcd", "--tags", "asserts,facts,etchosts,haproxy"],
+            id="limit",
+        ),
+        pytest.param({"tags": ["nginx"]}, ["--tags", "nginx"], id="own-tags"),
+        pytest.param({"tags": []}, [], id="no-tags-at-all"),
+        pytest.param(
+            {"tags": ["facts"], "skip_tags": ["download", "reset"]},
+            ["--tags", "facts", "--skip-tags", "download,reset"],
+            id="skip-tags",
+        ),
+        pytest.param(
+            {"tags": [], "extra_vars": {"upgrade_node_confirm": True, "kube_version": "v1.31.4"}},
+            ["-e", json.dumps({"upgrade_node_confirm": True, "kube_version": "v1.31.4"})],
+            id="extra-vars-as-json",
+        ),
+    ],
+)
+def test_playbook_argv(context: RunContext, fields: dict, options: list[str]) -> None:
+    hosts = context.inventory_dir / "hosts.yml"
+
+    argv = steps.playbook_argv(context, UPGRADE, _scenario_step(UPGRADE, **fields), hosts)
+
+    playbook = [str(context.venv / "bin" / "ansible-playbook"), "-i", str(hosts), "-b", "upgrade-cluster.yml"]
+    assert argv == [*playbook, *options]
+
+
+# --- molecule ----------------------------------------------------------------------------------
+
+
+def test_molecule_env_keeps_the_callers_ansible_settings_out(
+    context: RunContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANSIBLE_CONFIG", "/somewhere/ansible.cfg")
+    monkeypatch.setenv("MOLECULE_EPHEMERAL_DIRECTORY", "/shared/state")
+
+    env = molecule.molecule_env(context)
+
+    assert "ANSIBLE_CONFIG" not in env
+    assert env["MOLECULE_EPHEMERAL_DIRECTORY"] == str(context.run_dir / "molecule"), "state per run, never shared"
+    assert env["HARNESS_RUN_ID"] == "abcd1234" and env["HARNESS_RUN_DIR"] == str(context.run_dir)
+
+
+def test_molecule_runs_with_the_harness_environments_tools_first(context: RunContext) -> None:
+    env = molecule.molecule_env(context)
+
+    assert Path(env["PATH"].split(":")[0], "molecule").exists(), "molecule calls ansible-config from PATH"
+
+
+@pytest.mark.parametrize(("lines", "tail"), [(2, "b\nc"), (5, "a\nb\nc"), (0, "")])
+def test_log_tail(tmp_path: Path, lines: int, tail: str) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("a\nb\nc\n")
+
+    assert molecule.log_tail(log, lines) == tail
+
+
+def test_log_tail_of_a_missing_log_is_empty(tmp_path: Path) -> None:
+    assert molecule.log_tail(tmp_path / "absent.log") == ""
+
+
+def test_the_lifecycle_verifies_only_after_converge_and_destroys_apart() -> None:
+    assert molecule.SEQUENCE == ("create", "prepare", "converge", "verify")
