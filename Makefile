@@ -37,20 +37,22 @@ repro: setup
 	$(BIN)/harness repro $(REPORT) $(REPRO_ARGS)
 
 # make test: unit tests, lint, and the integration tier that proves every command for real
-# (25 minutes at most on a 2-core machine). Two lanes at a time (tests/conftest.py): the
-# integration modules run whole scenarios (minutes each), and two runs share the cores better
-# than one. make test-all adds the long tests (bisections, every report); the nightly workflow runs it.
+# (25 minutes at most on a 2-core machine). Three lanes at a time (tests/conftest.py): the
+# integration modules run whole scenarios (minutes each, a little less than a core each), and
+# three runs keep two cores busy. make test-all adds the long tests (bisections, every report);
+# the nightly workflow runs it.
+LANES ?= 3
 test: setup lint
-	$(BIN)/pytest tests -m "not long" -n 2 --dist loadfile
+	$(BIN)/pytest tests -m "not long" -n $(LANES) --dist loadfile
 
 test-all: setup lint
-	$(BIN)/pytest tests -n 2 --dist loadfile
+	$(BIN)/pytest tests -n $(LANES) --dist loadfile
 
 test-unit: setup
 	$(BIN)/pytest tests -m "not integration"
 
 test-integration: setup
-	$(BIN)/pytest tests -m "integration and not long" -n 2 --dist loadfile
+	$(BIN)/pytest tests -m "integration and not long" -n $(LANES) --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check harness tests scenarios

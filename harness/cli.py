@@ -192,7 +192,6 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, console: Console) -> 
     results = []
     for ref in refs:
         result = runner.run(settings, args.scenario, ref, expectation, progress=console.print, changes=changes)
-        report.write_json([result], result.run_dir / "report.json")
         report.print_summary(console, result)
         results.append(result)
     if len(results) > 1:

@@ -18,33 +18,8 @@ from harness.kubespray import source
 from harness.runner import RunResult
 
 
-def as_dict(result: RunResult) -> dict[str, Any]:
-    return {
-        "scenario": result.scenario,
-        "ref": result.ref,
-        "sha": result.sha,
-        "changes": result.changes,
-        "run_id": result.run_id,
-        "verdict": result.verdict.value if result.verdict else None,
-        "expected": result.expected.describe(),
-        "matches": result.matches,
-        "failed_step": result.failed_step,
-        "failed_task": result.failed_task,
-        "failed_host": result.failed_host,
-        "failed_hosts": result.failed_hosts,
-        "failed_message": result.failed_message,
-        "failed_log": result.failed_log,
-        "differences": result.differences,
-        "run_dir": str(result.run_dir),
-        "seconds": result.wall_seconds,
-        "steps": [{"name": s.name, "seconds": s.seconds, "rc": s.rc, "log": s.log} for s in result.steps],
-        "checks": result.checks.as_dict(),
-        "leftovers_removed": result.leftovers_removed,
-    }
-
-
 def write_json(results: list[RunResult], path: Path) -> None:
-    data: Any = as_dict(results[0]) if len(results) == 1 else [as_dict(r) for r in results]
+    data: Any = results[0].as_dict() if len(results) == 1 else [r.as_dict() for r in results]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
 

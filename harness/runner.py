@@ -7,6 +7,7 @@ and label cleanup, always -> verdict -> report.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import threading
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness import checks, events, molecule, provider, steps
 from harness import context as run_context
@@ -27,6 +29,7 @@ from harness.settings import Settings
 from harness.verdict import Outcome, Verdict, decide, matches_expectation
 
 ARTIFACTS = {"haproxy.cfg": "/etc/haproxy/haproxy.cfg", "hosts": "/etc/hosts"}
+REPORT_FILE = "report.json"  # in every run directory, whatever command ran it
 
 
 @dataclass
@@ -66,6 +69,31 @@ class RunResult:
     @property
     def failed_host(self) -> str | None:
         return self.failed_hosts[0] if self.failed_hosts else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """report.json: the contract of a run (README, "Verdicts are earned")."""
+        return {
+            "scenario": self.scenario,
+            "ref": self.ref,
+            "sha": self.sha,
+            "changes": self.changes,
+            "run_id": self.run_id,
+            "verdict": self.verdict.value if self.verdict else None,
+            "expected": self.expected.describe(),
+            "matches": self.matches,
+            "failed_step": self.failed_step,
+            "failed_task": self.failed_task,
+            "failed_host": self.failed_host,
+            "failed_hosts": self.failed_hosts,
+            "failed_message": self.failed_message,
+            "failed_log": self.failed_log,
+            "differences": self.differences,
+            "run_dir": str(self.run_dir),
+            "seconds": self.wall_seconds,
+            "steps": [{"name": s.name, "seconds": s.seconds, "rc": s.rc, "log": s.log} for s in self.steps],
+            "checks": self.checks.as_dict(),
+            "leftovers_removed": self.leftovers_removed,
+        }
 
 
 def expectation_for(settings: Settings, scenario: Scenario, ref: str, sha: str) -> Expectation | None:
@@ -132,6 +160,7 @@ def run(
         _teardown(settings, context, scenario, result, progress)
     result.wall_seconds = round(time.monotonic() - started, 1)
     _judge(context, scenario, result)
+    (result.run_dir / REPORT_FILE).write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     return result
 
 

@@ -1,4 +1,4 @@
-"""The test tiers, and the two lanes `make test` runs the integration modules in.
+"""The test tiers, and the three lanes `make test` runs the integration modules in.
 
 Tiers: unit tests (no Docker, seconds); integration tests (marker `integration`: real
 containers, real Kubespray refs); of those, the long ones (marker `long`: the long
@@ -7,12 +7,13 @@ workflow runs.
 
 Lanes: each integration module runs whole scenarios (minutes each, session-scoped runs
 read by several modules), so a module, and every module reading the same run, must stay
-on one pytest-xdist worker, and the two workers should finish together. xdist's
+on one pytest-xdist worker, and the workers should finish together. xdist's
 `loadfile` queues a second module on a worker with two tests or fewer left, and its
 `xdist_group` marks do nothing under pytest 9, so the lanes are set here, balanced by
-hand on measured times (minutes, each module alone on the 2-core machine; a run beside
-another takes about 1.4 times as long). A new integration module joins the shorter lane
-of its tier, beside the modules that read the same run.
+hand on measured times (minutes, each module alone on the 2-core machine). A run uses a
+little less than one core (Ansible's controller, waiting on the nodes in between), so three
+lanes keep the two cores busy where two left them idle. A new integration module joins the
+shorter lane of its tier, beside the modules that read the same run.
 """
 
 from __future__ import annotations
@@ -23,17 +24,18 @@ import pytest
 
 LANES = {
     # make test
-    "test_upgrade_scenario.py": "lane-a",  # 10: upgrade_matrix (two runs at once), Ctrl-C, bad input
+    "test_upgrade_scenario.py": "lane-a",  # 10: upgrade_matrix (two runs at once)
     "test_matrix_outputs.py": "lane-a",  # 0: reads upgrade_matrix
-    "test_host_specs_on_a_node.py": "lane-a",  # 0.2: one container
-    "test_scale_scenario.py": "lane-b",  # 4: scale_run
-    "test_repro_report.py": "lane-b",  # 4: report_2_repro
-    "test_bisect_adjacent.py": "lane-b",  # 8: two scale runs (the ends)
+    "test_bisect_adjacent.py": "lane-b",  # 9: adjacent_bisection (two scale runs)
+    "test_scale_scenario.py": "lane-b",  # 0: reads adjacent_bisection
+    "test_repro_report.py": "lane-c",  # 5: report_2_repro
+    "test_interrupt_and_bad_input.py": "lane-c",  # 1: a run interrupted during create
+    "test_host_specs_on_a_node.py": "lane-c",  # 0.2: one container
     # make test-all only (marker `long`)
-    "test_repro_reports.py": "lane-a",  # 25: five repro runs
-    "test_bisect_scale_fix.py": "lane-a",  # 15: ends and probes of the scale scenario
-    "test_bisect_backport.py": "lane-b",  # 35: ends and probes of the upgrade scenario
+    "test_bisect_backport.py": "lane-a",  # 35: ends and probes of the upgrade scenario
+    "test_repro_reports.py": "lane-b",  # 25: five repro runs
     "test_scale_refactor_commit.py": "lane-b",  # 3
+    "test_bisect_scale_fix.py": "lane-c",  # 15: ends and probes of the scale scenario
 }
 
 
@@ -51,6 +53,6 @@ def pytest_xdist_make_scheduler(config, log):
     if config.getoption("dist") not in ("loadfile", "loadscope"):
         return None
     # Collection order, not largest scope first: the integration modules come first, so the
-    # two workers start with one lane each; the unit modules fill in behind them.
+    # workers start with one lane each; the unit modules fill in behind them.
     config.option.loadscopereorder = False
     return LaneScheduling(config, log)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness import report as run_report
 from harness import runner
 from harness import scenario as scenarios
 from harness.errors import HarnessError
@@ -29,7 +28,7 @@ from harness.scenario import Expectation
 from harness.settings import Settings
 from harness.verdict import ReproVerdict, repro_verdict
 
-# Of a run's report.json (harness.report.as_dict), what repro.json carries as it is.
+# Of a run's report.json (RunResult.as_dict), what repro.json carries as it is.
 SHARED_RUN_FIELDS = (
     "ref",
     "sha",
@@ -82,7 +81,7 @@ class ReproResult:
 
     def as_dict(self) -> dict[str, Any]:
         """The run's report.json fields that a repro shares, with the report's side beside them."""
-        run, failure = run_report.as_dict(self.run), self.prepared.failure
+        run, failure = self.run.as_dict(), self.prepared.failure
         return {
             "verdict": self.verdict.value,
             "report": str(self.prepared.directory / "report.md"),
