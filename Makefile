@@ -37,11 +37,11 @@ repro: setup
 	$(BIN)/harness repro $(REPORT) $(REPRO_ARGS)
 
 # make test: unit tests, lint, and the integration tier that proves every command for real
-# (25 minutes at most on a 2-core machine). Three lanes at a time (tests/conftest.py): the
-# integration modules run whole scenarios (minutes each, a little less than a core each), and
-# three runs keep two cores busy. make test-all adds the long tests (bisections, every report);
-# the nightly workflow runs it.
-LANES ?= 3
+# (25 minutes at most on a 2-core machine). Two lanes at a time (tests/conftest.py): the
+# integration modules run whole scenarios (minutes each, a little less than a core each), one
+# lane runs a two-cell matrix, and more runs at once than that thrash two cores.
+# make test-all adds the long tests (bisections, every report); the nightly workflow runs it.
+LANES ?= 2
 test: setup lint
 	$(BIN)/pytest tests -m "not long" -n $(LANES) --dist loadfile
 

@@ -197,9 +197,13 @@ def _bisect_run(worktree: Path, find: str, old: str, new: str, directory: Path, 
     proc = subprocess.run(start, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise HarnessError(f"git bisect start failed: {(proc.stdout + proc.stderr).strip().splitlines()[-1]}")
+    lines = proc.stdout.splitlines()
+    (directory / "bisect.log").write_text(proc.stdout)
+    if any(f"is the first {term_new} commit" in line for line in lines):
+        progress(lines[0])  # adjacent ends: git knows the answer without a probe (bisect run would probe anyway)
+        return proc.stdout
     probe = [sys.executable, "-m", "harness", "bisect-probe", str(directory)]
-    lines = []
-    with (directory / "bisect.log").open("w") as log:
+    with (directory / "bisect.log").open("a") as log:
         process = subprocess.Popen([*git, "bisect", "run", *probe], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert process.stdout is not None
         try:
@@ -240,8 +244,13 @@ def probe(settings: Settings, directory: Path) -> int:
 
 
 def probe_commit(settings: Settings, directory: Path, sha: str) -> str:
-    """Run the scenario at one commit, expecting the bug; record and print the verdict."""
+    """Run the scenario at one commit, expecting the bug; record and print the verdict.
+    A commit this bisection already ran (an end git asks about again) is not run twice."""
     config = json.loads((directory / CONFIG_FILE).read_text())
+    known = next((probe for probe in read_probes(directory) if probe.sha == sha), None)
+    if known is not None:
+        print(f"probe {sha[:12]}: {known.verdict}, as its run {known.run_dir} found", flush=True)
+        return known.verdict
     bug = Expectation(fail=FailureExpectation(**config["bug"]))
     started = time.monotonic()
     try:

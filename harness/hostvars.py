@@ -52,7 +52,7 @@ def role_defaults(loader: DataLoader, worktree: Path) -> dict[str, Any]:
     )
     merged: dict[str, Any] = {}
     for file in files:
-        merged.update(loader.load_from_file(str(file)) or {})
+        merged.update(loader.load_from_file(str(file), trusted_as_template=True) or {})  # the ref's own files
     return merged
 
 

@@ -19,7 +19,7 @@ import docker
 
 from harness import provider
 from harness.errors import CommandFailed, HarnessError
-from harness.settings import Settings
+from harness.settings import Settings, cache_lock
 
 REPOSITORY = "kubespray-harness"
 DEBIAN_SUITE = "bullseye"
@@ -74,9 +74,10 @@ def ensure_images(settings: Settings, log: Callable[[str], None] = print) -> Nod
             f"HARNESS_BASE_IMAGE_SOURCE={settings.base_image_source!r} is not one of {', '.join(SOURCES)}"
         )
     client = provider.connect()
-    base = _ensure_base(client, settings, log)
-    node = _ensure_layer(client, settings.images_dir / "node", "node", {"BASE_IMAGE": base}, log)
-    lb = _ensure_layer(client, settings.images_dir / "lb", "lb", {"NODE_IMAGE": node}, log)
+    with cache_lock(settings, "images"):  # runs starting together build each image once
+        base = _ensure_base(client, settings, log)
+        node = _ensure_layer(client, settings.images_dir / "node", "node", {"BASE_IMAGE": base}, log)
+        lb = _ensure_layer(client, settings.images_dir / "lb", "lb", {"NODE_IMAGE": node}, log)
     # A stable alias for molecule.yml's defaults when Molecule runs without the harness.
     for tag in (node, lb):
         client.images.get(tag).tag(tag.partition(":")[0], CURRENT)

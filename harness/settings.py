@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,3 +47,13 @@ class Settings:
     @property
     def images_dir(self) -> Path:
         return PROJECT_ROOT / "images"
+
+
+@contextmanager
+def cache_lock(settings: Settings, name: str) -> Iterator[None]:
+    """Hold `<cache>/<name>.lock`: processes sharing the cache (parallel runs, test lanes)
+    build a thing once, the others wait for it."""
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.cache_dir / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

@@ -1,4 +1,4 @@
-"""The test tiers, and the three lanes `make test` runs the integration modules in.
+"""The test tiers, and the two lanes `make test` runs the integration modules in.
 
 Tiers: unit tests (no Docker, seconds); integration tests (marker `integration`: real
 containers, real Kubespray refs); of those, the long ones (marker `long`: the long
@@ -11,9 +11,11 @@ on one pytest-xdist worker, and the workers should finish together. xdist's
 `loadfile` queues a second module on a worker with two tests or fewer left, and its
 `xdist_group` marks do nothing under pytest 9, so the lanes are set here, balanced by
 hand on measured times (minutes, each module alone on the 2-core machine). A run uses a
-little less than one core (Ansible's controller, waiting on the nodes in between), so three
-lanes keep the two cores busy where two left them idle. A new integration module joins the
-shorter lane of its tier, beside the modules that read the same run.
+little less than one core (Ansible's controller), so two or three runs at once share the two
+cores well; four at once were measured slower than one after the other (deploys of 11-15
+minutes instead of 2-3: the machine thrashes). So two lanes, one of which runs the two-cell
+matrix: three runs at most. A new integration module joins the shorter lane of its tier,
+beside the modules that read the same run.
 """
 
 from __future__ import annotations
@@ -24,18 +26,18 @@ import pytest
 
 LANES = {
     # make test
-    "test_upgrade_scenario.py": "lane-a",  # 10: upgrade_matrix (two runs at once)
+    "test_upgrade_scenario.py": "lane-a",  # 11: upgrade_matrix (two runs at once)
     "test_matrix_outputs.py": "lane-a",  # 0: reads upgrade_matrix
-    "test_bisect_adjacent.py": "lane-b",  # 9: adjacent_bisection (two scale runs)
-    "test_scale_scenario.py": "lane-b",  # 0: reads adjacent_bisection
-    "test_repro_report.py": "lane-c",  # 5: report_2_repro
-    "test_interrupt_and_bad_input.py": "lane-c",  # 1: a run interrupted during create
-    "test_host_specs_on_a_node.py": "lane-c",  # 0.2: one container
+    "test_interrupt_and_bad_input.py": "lane-a",  # 1: a run interrupted during create
+    "test_host_specs_on_a_node.py": "lane-a",  # 0.2: one container
+    "test_scale_scenario.py": "lane-b",  # 6: scale_run
+    "test_repro_report.py": "lane-b",  # 5: report_2_repro
+    "test_bisect_adjacent.py": "lane-b",  # 0.1: git only (the ends are trusted)
     # make test-all only (marker `long`)
-    "test_bisect_backport.py": "lane-a",  # 35: ends and probes of the upgrade scenario
-    "test_repro_reports.py": "lane-b",  # 25: five repro runs
-    "test_scale_refactor_commit.py": "lane-b",  # 3
-    "test_bisect_scale_fix.py": "lane-c",  # 15: ends and probes of the scale scenario
+    "test_bisect_backport.py": "lane-a",  # 45: ends and probes of the upgrade scenario
+    "test_scale_refactor_commit.py": "lane-a",  # 5
+    "test_repro_reports.py": "lane-b",  # 30: five repro runs
+    "test_bisect_scale_fix.py": "lane-b",  # 25: ends and probes of the scale scenario
 }
 
 

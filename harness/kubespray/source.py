@@ -3,15 +3,13 @@ and a git worktree per run. Kubespray's code never enters this repository."""
 
 from __future__ import annotations
 
-import fcntl
 import re
 import subprocess
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import CommandFailed, HarnessError
-from harness.settings import Settings
+from harness.settings import Settings, cache_lock
 
 SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")
 
@@ -28,18 +26,10 @@ def git(repo: Path, *args: str, check: bool = True) -> str:
     return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
-@contextmanager
-def _clone_lock(settings: Settings):
-    settings.cache_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.cache_dir / "kubespray.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def ensure_clone(settings: Settings) -> Path:
     """The cached mirror of KUBESPRAY_REPO, created on first use."""
     repo = clone_dir(settings)
-    with _clone_lock(settings):
+    with cache_lock(settings, "kubespray"):
         if (repo / "HEAD").exists():
             return repo
         source = settings.kubespray_repo
@@ -78,7 +68,7 @@ def resolve(settings: Settings, ref: str) -> str:
     repo = ensure_clone(settings)
     sha = _rev_parse(repo, ref)
     if sha is None or is_branch(repo, ref):
-        with _clone_lock(settings):
+        with cache_lock(settings, "kubespray"):
             fetch(repo)
         sha = _rev_parse(repo, ref) or sha
     if sha is None:
@@ -95,7 +85,7 @@ def _rev_parse(repo: Path, ref: str) -> str | None:
 
 def add_worktree(settings: Settings, sha: str, path: Path, checkout: bool = True) -> Path:
     repo = ensure_clone(settings)
-    with _clone_lock(settings):
+    with cache_lock(settings, "kubespray"):
         git(repo, "worktree", "add", "--detach", "--force", *([] if checkout else ["--no-checkout"]), str(path), sha)
     return path
 
@@ -107,7 +97,7 @@ def worktree_sha(path: Path) -> str:
 
 def remove_worktree(settings: Settings, path: Path) -> None:
     repo = clone_dir(settings)
-    with _clone_lock(settings):
+    with cache_lock(settings, "kubespray"):
         git(repo, "worktree", "remove", "--force", str(path), check=False)
         git(repo, "worktree", "prune", check=False)
 

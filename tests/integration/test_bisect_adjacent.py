@@ -1,7 +1,7 @@
-"""`harness bisect --find fix` over two adjacent commits: 8f4b7f9f5 (Report 2 reproduces) and
-its child 6d4714b66 (PR 12020, the fix). Both ends are run first, so the bisection proves its
-probes work; git then has nothing left to test. Reads the session's `adjacent_bisection`
-(about 9 minutes), as test_scale_scenario.py does; both modules share a lane."""
+"""`harness bisect --find fix` over two adjacent commits, 8f4b7f9f5 (Report 2 reproduces) and its
+child 6d4714b66 (PR 12020, the fix), with the ends trusted: the real git bisect in the real clone
+names the fix and its PR without a scenario run. Seconds. The bisections of `make test-all`
+(test_bisect_scale_fix.py, test_bisect_backport.py) run their ends and probes."""
 
 from __future__ import annotations
 
@@ -15,12 +15,9 @@ def test_the_fix_is_the_good_end(adjacent_bisection):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert result["first_commit"] == "6d4714b66e8d293e9beef8eb4568f3582cf9dccf", result
     assert result["pr"] == "12020"
+    assert "main_access_ip" in result["subject"]
 
 
-def test_both_ends_were_run_and_showed_what_they_were_said_to(adjacent_bisection):
+def test_git_answers_adjacent_ends_without_a_probe(adjacent_bisection):
     _, result = adjacent_bisection
-    assert result["ends_problem"] == ""
-    assert [(probe["sha"][:9], probe["verdict"]) for probe in result["probes"]] == [
-        ("8f4b7f9f5", "reproduced"),
-        ("6d4714b66", "not-reproduced"),
-    ]
+    assert (result["runs"], result["probes"], result["ends_problem"]) == (0, [], "")

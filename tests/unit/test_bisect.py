@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import subprocess
 from pathlib import Path
 
@@ -88,3 +90,53 @@ def test_refs_in_the_wrong_order_are_refused_with_the_fix_spelled_out(tmp_path: 
     with pytest.raises(HarnessError, match="--bad is the older"):
         bisect._check_order(git_dir, fix, newer, older)
     bisect._check_order(git_dir, regression, older, newer)  # the right order passes
+
+
+REPRODUCED, CLEAN = "reproduced", "not-reproduced"
+
+
+@pytest.mark.parametrize(
+    ("find", "verdicts", "problem"),
+    [
+        pytest.param("fix", {"old": REPRODUCED, "new": CLEAN}, "", id="fix-ends-hold"),
+        pytest.param("fix", {"old": CLEAN, "new": CLEAN}, "the broken end old", id="bad-end-clean"),
+        pytest.param("fix", {"old": REPRODUCED, "new": "failed-elsewhere"}, "the fixed end new", id="good-elsewhere"),
+        pytest.param("regression", {"old": CLEAN, "new": REPRODUCED}, "", id="regression-ends-hold"),
+        pytest.param("regression", {"old": REPRODUCED, "new": REPRODUCED}, "the good end old", id="good-end-has-bug"),
+    ],
+)
+def test_both_ends_must_show_what_they_are_said_to(monkeypatch, tmp_path: Path, find, verdicts, problem):
+    asked = []
+    monkeypatch.setattr(bisect, "probe_commit", lambda settings, directory, sha: asked.append(sha) or verdicts[sha])
+
+    found = bisect._check_ends(Settings.from_env({}), tmp_path, find, "old", "new")
+
+    assert found.startswith(problem) if problem else found == ""
+    assert asked == (["old"] if problem.endswith(" old") else ["old", "new"]), "a failing end stops the check"
+
+
+def test_a_commit_the_bisection_already_ran_is_not_run_again(monkeypatch, tmp_path: Path):
+    (tmp_path / bisect.CONFIG_FILE).write_text('{"scenario": "scale-limit", "find": "fix", "bug": {}}')
+    probe = bisect.Probe("6d4714b66e8d293e9beef8eb4568f3582cf9dccf", "not-reproduced", 300.0, "/runs/x")
+    (tmp_path / bisect.PROBES_FILE).write_text(json.dumps(dataclasses.asdict(probe)) + "\n")
+    monkeypatch.setattr(bisect.runner, "run", lambda *args, **kwargs: pytest.fail("ran the commit again"))
+
+    assert bisect.probe_commit(Settings.from_env({}), tmp_path, probe.sha) == "not-reproduced"
+    assert len(bisect.read_probes(tmp_path)) == 1
+
+
+def test_adjacent_ends_are_answered_by_git_without_a_probe(tmp_path: Path):
+    repo = tmp_path / "repo"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    shas = []
+    for n in range(2):
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", f"c{n} (#{n})"], check=True)
+        shas.append(subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip())
+    directory = tmp_path / "bisect"
+    directory.mkdir()
+
+    output = bisect._bisect_run(repo, "fix", shas[0], shas[1], directory, progress=lambda _: None)
+
+    assert f"{shas[1]} is the first fixed commit" in output
+    assert not (directory / bisect.PROBES_FILE).exists(), "no scenario ran"

@@ -1,8 +1,9 @@
 """The host checks (scenarios/shared/checks) against bad files: each must fail, showing the file.
 
-Good files are the ones Kubespray wrote on kw-1 in a passing v2.27.1 run
-(tests/data/v2.27.1); each bad file is that file with one thing changed, the way a
-regression (or a stale line left on a machine) would change it.
+Good files are the ones Kubespray wrote on kw-1 in a passing v2.27.1 run (tests/data/v2.27.1)
+and the load balancer's runtime answer of a real run (tests/data/v2.27.0); each bad file is
+one of those with one thing changed, the way a regression (or a stale line left on a
+machine) would change it.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from pathlib import Path
 import pytest
 from checks import etchosts, haproxy  # scenarios/shared, put on sys.path by conftest.py
 
-RECORDED = Path(__file__).resolve().parents[2] / "tests" / "data" / "v2.27.1"
-HAPROXY_CFG = (RECORDED / "kw-1.haproxy.cfg").read_text()
-HOSTS = (RECORDED / "kw-1.hosts").read_text()
+DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
+HAPROXY_CFG = (DATA / "v2.27.1" / "kw-1.haproxy.cfg").read_text()
+HOSTS = (DATA / "v2.27.1" / "kw-1.hosts").read_text()
+# lb-1's running HAProxy, asked `show servers state kube_apiservers` during a v2.27.0 run
+# (control planes at 172.23.0.2-4 on that run's network).
+LB_STATE = (DATA / "v2.27.0" / "lb-1.servers-state").read_text()
+LB_SERVERS = {"km-1": ("172.23.0.2", 6443), "km-2": ("172.23.0.3", 6443), "km-3": ("172.23.0.4", 6443)}
 
 CONTROL_PLANES = {"km-1": "172.18.0.2", "km-2": "172.18.0.3", "km-3": "172.18.0.4"}
 CLUSTER = {**CONTROL_PLANES, "kw-1": "172.18.0.5", "kw-2": "172.18.0.6"}
@@ -229,4 +234,29 @@ def test_a_name_the_node_cannot_resolve_fails() -> None:
 
     _fails_showing(
         etchosts.check_resolution, HOSTS, names, _resolved(HOSTS, list(names)), evidence=etchosts.END, says="None"
+    )
+
+
+# --- the load balancer's running HAProxy ---------------------------------------------------------
+
+
+def test_recorded_loadbalancer_state_passes() -> None:
+    haproxy.check_runtime_servers(LB_STATE, LB_SERVERS)
+
+
+def test_a_loadbalancer_missing_a_control_plane_fails() -> None:
+    bad = "\n".join(line for line in LB_STATE.splitlines() if " km-3 " not in line)
+
+    _fails_showing(haproxy.check_runtime_servers, bad, LB_SERVERS, evidence="km-2 172.23.0.3", says="expected")
+
+
+def test_a_loadbalancer_forwarding_to_another_port_fails() -> None:
+    bad = LB_STATE.replace("- 6443 -", "- 6444 -", 1)
+
+    _fails_showing(haproxy.check_runtime_servers, bad, LB_SERVERS, evidence="6444", says="('172.23.0.2', 6444)")
+
+
+def test_a_loadbalancer_without_the_backend_fails() -> None:
+    _fails_showing(
+        haproxy.check_runtime_servers, "Can't find backend.\n", LB_SERVERS, evidence="Can't find backend.", says="{}"
     )

@@ -108,6 +108,55 @@ def test_ignored_failures_are_not_the_reported_one():
     assert (failure.task, failure.host, failure.message) == ("b : real", "km-1", "the real one")
 
 
+def test_every_host_that_failed_under_the_reported_task_is_expected():
+    text = form.read(REPORT_1).code("ansible_output")
+    fatal = next(line for line in text.splitlines() if line.startswith("fatal: [kw-1]"))
+    failure = output.reported_failure(text.replace(fatal, f"{fatal}\n{fatal.replace('[kw-1]', '[kw-2]')}"))
+    assert failure is not None
+    assert failure.hosts == ("kw-1", "kw-2")
+
+
+@pytest.mark.parametrize(
+    ("result", "message", "rc"),
+    [
+        pytest.param('{"changed": true, "rc": 2, "stderr": "E: Unable to locate it"}', "E: Unable to", 2, id="stderr"),
+        pytest.param('{"module_stdout": "Traceback: boom", "rc": 1}', "Traceback: boom", 1, id="module-stdout"),
+        pytest.param('{"changed": true, "rc": 3}', "", 3, id="rc-only"),
+    ],
+)
+def test_a_failure_without_msg_is_matched_on_what_it_has(result: str, message: str, rc: int):
+    failure = output.reported_failure(f"TASK [a : command] ***\nfatal: [km-1]: FAILED! => {result}\n")
+    assert failure is not None
+    assert failure.message.startswith(message) and failure.rc == rc
+
+
+def test_a_failure_that_says_nothing_is_refused(tmp_path: Path, settings: Settings):
+    text = form.read(REPORT_2).path.read_text()
+    fatal = next(line for line in text.splitlines() if line.startswith("fatal: [kw-3]"))
+    silent = tmp_path / "silent.md"
+    silent.write_text(text.replace(fatal, 'fatal: [kw-3]: FAILED! => {"changed": false}'))
+    with pytest.raises(HarnessError, match="says nothing to match"):
+        reproduce.prepare(settings, reproduce.ReproOptions(report=silent), log=lambda _: None)
+
+
+def test_the_expected_step_is_the_first_command_whose_limit_reaches_the_failed_host():
+    plan = _plan(REPORT_1)
+    assert plan.failure_step == "command-2"  # --limit kw-1; command-1 was kube_control_plane:etcd
+    assert plan.expected_failure().hosts == ("kw-1",)
+    assert plan.expected_failure().message is not None and "'fallback_ip'" in plan.expected_failure().message
+
+
+def test_a_failed_host_no_command_reaches_is_refused():
+    report = form.read(REPORT_1)
+    inventory = report_inventory.read(report)
+    replayed = commands.from_report(report.code("ansible_command"), [], "commands")
+    failure = output.reported_failure(report.code("ansible_output"))
+    assert failure is not None
+    elsewhere = replace(failure, hosts=("kw-9",))
+    with pytest.raises(HarnessError, match=r"failing host\(s\) kw-9 are in no command's --limit"):
+        reproduce.failing_step(inventory, replayed.commands, elsewhere, report)
+
+
 # The commands
 
 

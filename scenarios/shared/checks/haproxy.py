@@ -81,5 +81,12 @@ def check_frontend_binds_localhost(config: str, port: int) -> None:
         _fail(f"{API_FRONTEND} binds {found}, expected exactly 127.0.0.1:{port}", config)
 
 
+def check_runtime_servers(state: str, expected: dict[str, tuple[str, int]]) -> None:
+    """A running HAProxy's answer to `show servers state BACKEND` lists exactly these servers."""
+    found = {server.name: (server.address, server.port) for server in runtime_servers(state)}
+    if found != expected:
+        raise AssertionError(f"haproxy's runtime servers are {found}, expected {expected}; its answer:\n{state}")
+
+
 def _fail(problem: str, config: str) -> NoReturn:
     raise AssertionError(f"{problem}; {CONFIG}:\n{config}")

@@ -1,0 +1,86 @@
+"""hostvars: the Kubespray variables the host checks expect, per host, asked of Ansible.
+
+A small worktree stands in for Kubespray's (its kubespray-defaults role defaults, in either
+of the role's names and layouts); the inventory is the harness's own, written for the
+upgrade scenario with the scenario's group vars.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness import hostvars, inventory
+from harness import scenario as scenarios
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+DEFAULTS = {
+    "kube_apiserver_port": 6443,
+    "cluster_name": "cluster.local",
+    "dns_domain": "{{ cluster_name }}",
+    "apiserver_loadbalancer_domain_name": "lb-apiserver.kubernetes.local",
+}
+
+
+def _worktree(tmp_path: Path, layout: str = "roles/kubespray-defaults/defaults/main/main.yml") -> Path:
+    worktree = tmp_path / "kubespray"
+    defaults = worktree / layout
+    defaults.parent.mkdir(parents=True)
+    defaults.write_text(yaml.safe_dump(DEFAULTS))
+    return worktree
+
+
+def _inventory(tmp_path: Path, worktree: Path, group_vars: dict[str, dict]) -> Path:
+    scenario = scenarios.load(SCENARIOS, "upgrade-node-based")
+    scenario = scenario.model_copy(update={"group_vars": {**scenario.group_vars, **group_vars}})
+    addresses = {node.name: f"10.0.0.{index}" for index, node in enumerate(scenario.nodes, start=1)}
+    return inventory.write_inventory(tmp_path / "inventory", scenario, "run1", addresses, worktree)
+
+
+def test_without_settings_the_refs_defaults_hold(tmp_path: Path) -> None:
+    worktree = _worktree(tmp_path)
+
+    found = hostvars.host_variables(_inventory(tmp_path, worktree, {}), worktree)
+
+    assert set(found) == {"km-1", "km-2", "km-3", "kw-1", "kw-2"}
+    assert found["kw-1"] == {
+        "kube_apiserver_port": 6443,
+        "dns_domain": "cluster.local",
+        "apiserver_loadbalancer_domain_name": "lb-apiserver.kubernetes.local",
+    }
+
+
+def test_a_group_other_than_all_sets_the_port_the_domain_and_the_apiserver_name(tmp_path: Path) -> None:
+    worktree = _worktree(tmp_path)
+    settings = {
+        "kube_apiserver_port": 7443,
+        "cluster_name": "example.org",
+        "apiserver_loadbalancer_domain_name": "api.example.org",
+    }
+
+    found = hostvars.host_variables(_inventory(tmp_path, worktree, {"kube_node": settings}), worktree)
+
+    assert found["kw-1"] == {
+        "kube_apiserver_port": 7443,
+        "dns_domain": "example.org",
+        "apiserver_loadbalancer_domain_name": "api.example.org",
+    }
+    assert found["km-1"]["kube_apiserver_port"] == 6443, "the control planes are not in kube_node"
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["roles/kubespray_defaults/defaults/main/main.yml", "roles/kubespray-defaults/defaults/main.yaml"],
+)
+def test_the_defaults_role_is_found_under_either_name_and_layout(tmp_path: Path, layout: str) -> None:
+    worktree = _worktree(tmp_path, layout)
+
+    found = hostvars.host_variables(_inventory(tmp_path, worktree, {}), worktree)
+
+    assert found["km-2"]["dns_domain"] == "cluster.local"
+
+
+def test_plain_turns_ansible_values_into_json_and_yaml_types() -> None:
+    assert hostvars.plain({"a": (1, True), 2: "x"}) == {"a": [1, True], "2": "x"}
