@@ -13,8 +13,8 @@ from pathlib import Path
 
 from harness.context import RunContext
 
-# The lifecycle as data: verify runs only when every step before it passed;
-# destroy always runs, separately, in the runner's finally.
+# The lifecycle as data: verify runs only when every step before it passed; the
+# runner removes the nodes by their label in its finally (see runner._teardown).
 SEQUENCE = ("create", "prepare", "converge", "verify")
 
 
