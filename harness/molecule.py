@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from harness.context import RunContext
 # The lifecycle as data: verify runs only when every step before it passed; the
 # runner removes the nodes by their label in its finally (see runner._teardown).
 SEQUENCE = ("create", "prepare", "converge", "verify")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -91,4 +93,5 @@ def keep_verify_junit(context: RunContext) -> Path:
 def log_tail(path: Path, lines: int = 20) -> str:
     if not path.is_file():
         return ""
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:] if lines > 0 else [])
+    text = _ANSI.sub("", path.read_text(errors="replace"))  # Molecule colours some lines even with PY_COLORS=0
+    return "\n".join(text.splitlines()[-lines:] if lines > 0 else [])

@@ -171,11 +171,21 @@ def matrix_junit(cells: Sequence[Any]) -> str:
         )
         if not cell.matches:
             failure = ET.SubElement(case, "failure", message=f"{cell.verdict}, expected {cell.expected}")
-            failure.text = (
+            failure.text = xml_text(
                 f"task: {report.get('failed_task')}\nmessage: {report.get('failed_message')}\n"
                 f"log: {report.get('failed_log') or cell.log}\nrun dir: {report.get('run_dir')}\n"
             )
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+# Terminal colours, and the characters XML 1.0 cannot hold (a tool's output may carry both).
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """Text as a JUnit file can carry it: colour codes and characters XML forbids taken out."""
+    return _NOT_XML.sub("", _ANSI.sub("", text))
 
 
 def print_matrix(console: Console, cells: Sequence[Any]) -> None:

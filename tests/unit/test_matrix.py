@@ -96,6 +96,17 @@ def test_junit_has_a_testcase_per_cell_and_a_failure_naming_task_message_and_log
     assert "TemplateSyntaxError" in text and "02-scale-kw-3.log" in text
 
 
+def test_junit_stays_well_formed_when_a_message_holds_terminal_colours(cells) -> None:
+    # Derived: a Molecule failure whose log tail carries colour codes (seen: a run's prepare failing).
+    failed = next(cell for cell in cells if not cell.matches)
+    failed.report = {**failed.report, "failed_message": "\x1b[31mExecuted: Failed\x1b[0m\x07 rc 2"}
+
+    suite = ET.fromstring(report.matrix_junit(cells))
+
+    text = next(case for case in suite.iter("testcase") if case.find("failure") is not None).find("failure").text
+    assert "message: Executed: Failed rc 2" in text
+
+
 def test_html_report_shows_verdicts_failing_task_with_its_output_and_node_files(cells) -> None:
     # The buggy cell's run directory as recorded (tests/data/matrix/run-8f4b7f9f5: its failing
     # step's log and kw-3's /etc/hosts), in place of the machine's runs directory.

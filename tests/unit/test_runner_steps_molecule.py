@@ -224,6 +224,13 @@ def test_log_tail(tmp_path: Path, lines: int, tail: str) -> None:
     assert molecule.log_tail(log, lines) == tail
 
 
+def test_log_tail_leaves_out_terminal_colours(tmp_path: Path) -> None:
+    log = tmp_path / "molecule-prepare.log"
+    log.write_text("ERROR    [upgrade-node-based > prepare] \x1b[31mExecuted: Failed\x1b[0m\n")
+
+    assert molecule.log_tail(log, 1) == "ERROR    [upgrade-node-based > prepare] Executed: Failed"
+
+
 def test_log_tail_of_a_missing_log_is_empty(tmp_path: Path) -> None:
     assert molecule.log_tail(tmp_path / "absent.log") == ""
 
