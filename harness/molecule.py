@@ -81,6 +81,25 @@ def _stop_group(process: subprocess.Popen) -> None:
             continue
 
 
+def stop_run_processes(run_id: str) -> int:
+    """Kill what is left of a run's processes: everything started with its HARNESS_RUN_ID.
+
+    Stopping Molecule's process group is not enough: its docker driver creates nodes in
+    Ansible async jobs, which daemonize out of the group and would create a node after the
+    run's cleanup (seen: Ctrl-C during create left one container behind)."""
+    marker = f"HARNESS_RUN_ID={run_id}".encode()
+    killed = 0
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        pid = int(environ.parent.name)
+        try:
+            if pid != os.getpid() and marker in environ.read_bytes().split(b"\0"):
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+        except (OSError, ValueError):
+            continue  # gone already, or not ours to read
+    return killed
+
+
 def keep_verify_junit(context: RunContext) -> Path:
     """Copy the verifier's JUnit out of Molecule's state, which destroy wipes."""
     kept = context.run_dir / "verify-junit.xml"

@@ -200,6 +200,7 @@ def _teardown(settings: Settings, context: RunContext, scenario: Scenario, resul
     _collect_artifacts(context, scenario)
     started = time.monotonic()
     try:
+        molecule.stop_run_processes(context.run_id)
         result.removed = provider.remove_run(provider.connect(), context.run_id)
     finally:
         shutil.rmtree(context.ssh_control_dir, ignore_errors=True)

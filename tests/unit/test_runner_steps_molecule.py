@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -237,3 +240,17 @@ def test_log_tail_of_a_missing_log_is_empty(tmp_path: Path) -> None:
 
 def test_the_lifecycle_verifies_only_after_converge_and_destroys_apart() -> None:
     assert molecule.SEQUENCE == ("create", "prepare", "converge", "verify")
+
+
+def test_stop_run_processes_kills_the_runs_processes_even_outside_its_process_group() -> None:
+    # Like an Ansible async job: its own session, the run's id in its environment.
+    env = {**os.environ, "HARNESS_RUN_ID": "unit-test-run"}
+    ours = subprocess.Popen(["sleep", "60"], env=env, start_new_session=True)
+    other = subprocess.Popen(["sleep", "60"], env={**env, "HARNESS_RUN_ID": "another-run"}, start_new_session=True)
+    try:
+        assert molecule.stop_run_processes("unit-test-run") == 1
+        assert ours.wait(timeout=5) == -signal.SIGKILL
+        assert other.poll() is None, "another run's process is left alone"
+    finally:
+        other.kill()
+        ours.kill()
