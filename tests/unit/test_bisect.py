@@ -73,15 +73,20 @@ def test_only_skipped_commits_left_lists_the_candidates(tmp_path: Path):
     assert bisect.exit_code(result) == 1
 
 
-def test_refs_in_the_wrong_order_are_refused_with_the_fix_spelled_out(tmp_path: Path):
-    repo = tmp_path / "repo"
+def _two_commits(repo: Path) -> tuple[str, str]:
+    """A throw-away repository of two commits, older first."""
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(repo)]
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     shas = []
     for n in range(2):
-        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", f"c{n}"], check=True)
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", f"c{n} (#{n})"], check=True)
         shas.append(subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip())
-    older, newer = shas
+    return shas[0], shas[1]
+
+
+def test_refs_in_the_wrong_order_are_refused_with_the_fix_spelled_out(tmp_path: Path):
+    repo = tmp_path / "repo"
+    older, newer = _two_commits(repo)
     git_dir = repo / ".git"
     regression = bisect.BisectOptions("s", good=newer, bad=older)
     with pytest.raises(HarnessError, match="add --find fix"):
@@ -127,12 +132,7 @@ def test_a_commit_the_bisection_already_ran_is_not_run_again(monkeypatch, tmp_pa
 
 def test_adjacent_ends_are_answered_by_git_without_a_probe(tmp_path: Path):
     repo = tmp_path / "repo"
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(repo)]
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    shas = []
-    for n in range(2):
-        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", f"c{n} (#{n})"], check=True)
-        shas.append(subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip())
+    shas = _two_commits(repo)
     directory = tmp_path / "bisect"
     directory.mkdir()
 

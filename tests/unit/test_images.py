@@ -175,16 +175,23 @@ def test_base_tags_differ_between_recipes(settings: Settings) -> None:
     assert tags["debootstrap"] != tags["registry"]
 
 
+def _base_tags_with_appended(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str
+) -> dict[str, str]:
+    """The base tags of a copy of the real images/ folder with `text` appended to base/<name>."""
+    copy = shutil.copytree(settings.images_dir, tmp_path / "images")
+    with (copy / "base" / name).open("a") as changed:
+        changed.write(text)
+    monkeypatch.setattr(Settings, "images_dir", property(lambda self: copy))
+    return images.base_tags(settings)
+
+
 def test_registry_base_tag_changes_with_the_base_dockerfile(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = images.base_tags(settings)
-    copy = shutil.copytree(settings.images_dir, tmp_path / "images")
-    with (copy / "base" / "Dockerfile").open("a") as dockerfile:
-        dockerfile.write("# changed\n")
-    monkeypatch.setattr(Settings, "images_dir", property(lambda self: copy))
 
-    after = images.base_tags(settings)
+    after = _base_tags_with_appended(settings, tmp_path, monkeypatch, "Dockerfile", "# changed\n")
 
     assert after["registry"] != before["registry"]
     assert after["debootstrap"] == before["debootstrap"]
@@ -219,13 +226,8 @@ def test_both_base_tags_change_when_packages_txt_changes(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = images.base_tags(settings)
-    # A copy of the real images/ folder with one more package listed.
-    copy = shutil.copytree(settings.images_dir, tmp_path / "images")
-    with (copy / "base" / "packages.txt").open("a") as listing:
-        listing.write("curl\n")
-    monkeypatch.setattr(Settings, "images_dir", property(lambda self: copy))
 
-    after = images.base_tags(settings)
+    after = _base_tags_with_appended(settings, tmp_path, monkeypatch, "packages.txt", "curl\n")
 
     assert after["debootstrap"] != before["debootstrap"]
     assert after["registry"] != before["registry"]
