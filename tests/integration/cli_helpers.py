@@ -25,6 +25,11 @@ def run_with_report_json(
     return proc, json.loads(out.read_text())
 
 
+def bisect_fix(tmp_path: Path, scenario: str, bad: str, good: str, *options: str):
+    """`harness bisect SCENARIO --find fix --bad BAD --good GOOD`, with its JSON result."""
+    return run_with_report_json(tmp_path, "bisect", scenario, "--find", "fix", "--bad", bad, "--good", good, *options)
+
+
 def host_sysctls() -> dict[str, str]:
     """Machine-wide kernel settings a node with SYS_ADMIN could reach; a run must leave them alone."""
     return {key: Path("/proc/sys", key).read_text().strip() for key in HOST_SYSCTLS}

@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cli_helpers import HARNESS, host_sysctls, run_with_report_json
+from cli_helpers import HARNESS, bisect_fix, host_sysctls, run_with_report_json
 
 from harness import provider
 from harness.errors import HarnessError
@@ -81,8 +81,7 @@ def adjacent_bisection(tmp_path_factory, docker_engine, kubespray_clone):
     """`harness bisect scale-limit --find fix --trust-ends` over two adjacent commits: 8f4b7f9f5
     (Report 2 reproduces) and its child 6d4714b66 (the fix). git knows the answer at once; with
     the ends trusted nothing runs (the long tier's bisections run their ends and probes). Seconds."""
-    argv = ["bisect", "scale-limit", "--find", "fix", "--bad", "8f4b7f9f5", "--good", "6d4714b66", "--trust-ends"]
-    return run_with_report_json(tmp_path_factory.mktemp("bisect"), *argv)
+    return bisect_fix(tmp_path_factory.mktemp("bisect"), "scale-limit", "8f4b7f9f5", "6d4714b66", "--trust-ends")
 
 
 @pytest.fixture(scope="session")

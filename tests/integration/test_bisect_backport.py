@@ -5,24 +5,14 @@ first. `make test-all` only: about 45 minutes (six or seven upgrade runs)."""
 from __future__ import annotations
 
 import pytest
-from cli_helpers import run_with_report_json
+from cli_helpers import bisect_fix
 
 pytestmark = [pytest.mark.integration, pytest.mark.long]
 
 
 @pytest.fixture(scope="module")
 def bisection(tmp_path_factory, docker_engine, kubespray_clone):
-    return run_with_report_json(
-        tmp_path_factory.mktemp("bisect"),
-        "bisect",
-        "upgrade-node-based",
-        "--find",
-        "fix",
-        "--bad",
-        "v2.27.0",
-        "--good",
-        "v2.27.1",
-    )
+    return bisect_fix(tmp_path_factory.mktemp("bisect"), "upgrade-node-based", "v2.27.0", "v2.27.1")
 
 
 def test_first_fixed_commit_is_the_fallback_ip_backport(bisection):

@@ -5,24 +5,14 @@ run first. `make test-all` only: about 25 minutes (five or six scale runs)."""
 from __future__ import annotations
 
 import pytest
-from cli_helpers import run_with_report_json
+from cli_helpers import bisect_fix
 
 pytestmark = [pytest.mark.integration, pytest.mark.long]
 
 
 @pytest.fixture(scope="module")
 def bisection(tmp_path_factory, docker_engine, kubespray_clone):
-    return run_with_report_json(
-        tmp_path_factory.mktemp("bisect"),
-        "bisect",
-        "scale-limit",
-        "--find",
-        "fix",
-        "--bad",
-        "e33237529",
-        "--good",
-        "6d4714b66",
-    )
+    return bisect_fix(tmp_path_factory.mktemp("bisect"), "scale-limit", "e33237529", "6d4714b66")
 
 
 def test_first_fixed_commit_is_the_main_access_ip_fix(bisection):
