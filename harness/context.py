@@ -64,6 +64,11 @@ class RunContext:
         return Path(tempfile.gettempdir()) / f"kh-ssh-{self.run_id}"
 
     @property
+    def before_deploy_dir(self) -> Path:
+        """Files of each node as they were before Kubespray's first run (`<node>/<file>`)."""
+        return self.run_dir / "before-deploy"
+
+    @property
     def steps_file(self) -> Path:
         return self.run_dir / "steps.jsonl"
 

@@ -20,9 +20,21 @@ from ansible.vars.manager import VariableManager
 from harness.errors import HarnessError
 
 # The variables the host checks read.
-CHECKED = ("kube_apiserver_port", "loadbalancer_apiserver_port", "dns_domain", "apiserver_loadbalancer_domain_name")
+CHECKED = (
+    "kube_apiserver_port",
+    "loadbalancer_apiserver_port",
+    "dns_domain",
+    "apiserver_loadbalancer_domain_name",
+    "loadbalancer_apiserver",
+    "populate_inventory_to_hosts_file",  # preinstall's, on refs that still write /etc/hosts
+    "populate_loadbalancer_apiserver_to_hosts_file",
+)
 # Kubespray renamed its defaults role (kubespray-defaults -> kubespray_defaults); both are looked for.
-DEFAULTS_GLOBS = ("roles/kubespray-defaults/defaults/main*", "roles/kubespray_defaults/defaults/main*")
+DEFAULTS_GLOBS = (
+    "roles/kubespray-defaults/defaults/main*",
+    "roles/kubespray_defaults/defaults/main*",
+    "roles/kubernetes/preinstall/defaults/main*",
+)
 
 
 def host_variables(hosts_file: Path, worktree: Path, names: tuple[str, ...] = CHECKED) -> dict[str, dict[str, Any]]:
@@ -43,7 +55,7 @@ def host_variables(hosts_file: Path, worktree: Path, names: tuple[str, ...] = CH
 
 
 def role_defaults(loader: DataLoader, worktree: Path) -> dict[str, Any]:
-    """The defaults of Kubespray's kubespray-defaults role at this worktree (a file or a folder of them)."""
+    """The defaults of the kubespray-defaults and preinstall roles at this worktree (files or folders)."""
     files = sorted(
         file
         for pattern in DEFAULTS_GLOBS

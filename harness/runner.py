@@ -222,7 +222,9 @@ def _collect_artifacts(context: RunContext, scenario: Scenario) -> None:
 
 
 def _judge(context: RunContext, scenario: Scenario, result: RunResult) -> None:
-    result.checks = checks.read_junit(context.run_dir / "verify-junit.xml")
+    result.checks = checks.read_run_checks(
+        context.run_dir / "verify-junit.xml", context.run_dir / checks.NOT_APPLICABLE_FILE
+    )
     recorded = [(step, events.read_events(Path(step.events))) for step in steps.read_results(context)]
     outcome, log = outcome_of(recorded, result.action_failure, result.checks, scenario.optional_checks)
     log = log or str(context.logs_dir / "molecule-verify.log")
@@ -267,7 +269,7 @@ def outcome_of(
         return Outcome(name, failure, unreachable), str(action_failure.log)
     if not results.passed:
         failure = events.Failure(
-            "testinfra: " + (", ".join(results.failed) or "no checks ran"),
+            "testinfra: " + results.summary(),
             (),
             results.first_message or "the verifier produced no results",
         )

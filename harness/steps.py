@@ -106,9 +106,14 @@ def run_variables(context: RunContext, scenario: Scenario) -> dict[str, dict[str
     return hostvars.host_variables(hosts_file, context.worktree)
 
 
+# Node files kept before the deploy: refs that no longer write /etc/hosts must leave it as it was.
+BEFORE_DEPLOY = {"hosts": "/etc/hosts"}
+
+
 def run_phase(context: RunContext, scenario: Scenario, phase: str) -> list[StepResult]:
     if phase == "prepare":  # a new deployment: earlier step records (standalone Molecule reruns) are void
         context.steps_file.unlink(missing_ok=True)
+        keep_files_before_deploy(context, scenario)
     results = []
     for step in scenario.steps_of(phase):
         result = run_step(context, scenario, step, inventory_for_step(context, scenario, step))
@@ -116,6 +121,18 @@ def run_phase(context: RunContext, scenario: Scenario, phase: str) -> list[StepR
         if result.rc != 0:
             break
     return results
+
+
+def keep_files_before_deploy(context: RunContext, scenario: Scenario) -> None:
+    client = provider.connect()
+    for node in scenario.nodes:
+        target = context.before_deploy_dir / node.name
+        target.mkdir(parents=True, exist_ok=True)
+        for name, path in BEFORE_DEPLOY.items():
+            content = provider.read_node_file(client, inventory.container_name(node.name, context.run_id), path)
+            if content is None:
+                raise HarnessError(f"cannot read {path} on node {node.name} before the deploy: is it running?")
+            (target / name).write_text(content)
 
 
 def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Path) -> StepResult:

@@ -7,6 +7,8 @@ derives (fallback_ip) when the inventory sets no ip/access_ip.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -20,9 +22,66 @@ from testinfra.utils.ansible_runner import AnsibleRunner
 from harness import context as run_context
 from harness import scenario as scenarios
 from harness import steps
+from harness.checks import NOT_APPLICABLE_FILE
+from harness.kubespray import tasks
 from harness.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent / "shared"))
+
+# Checks that hold only where the run's Kubespray does a thing carry
+# `@pytest.mark.applies_when(inventory_block=True)` (fields of tasks.EtcHostsTasks); the others
+# are deselected, named in the run's checks-not-applicable.json, and never counted as passed.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "applies_when(**writes): a check that holds only where the run's Kubespray makes these writes"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    conditional = [item for item in items if item.get_closest_marker("applies_when")]
+    if not conditional:
+        return
+    context, writes = _current_run()[0], _etc_hosts_writes()
+    not_applicable = {}
+    for item in conditional:
+        wanted = item.get_closest_marker("applies_when").kwargs
+        differing = {name: value for name, value in wanted.items() if getattr(writes, name) != value}
+        if differing:
+            not_applicable[item.name] = _why_not(context.ref, differing)
+    (context.run_dir / NOT_APPLICABLE_FILE).write_text(json.dumps(not_applicable, indent=2) + "\n")
+    if not_applicable:
+        config.hook.pytest_deselected(items=[item for item in items if item.name in not_applicable])
+        items[:] = [item for item in items if item.name not in not_applicable]
+
+
+def _why_not(ref: str, differing: dict[str, bool]) -> str:
+    writes = {"inventory_block": "its inventory block", "apiserver_name": "the API server's name"}
+    return "; ".join(
+        f"Kubespray at {ref} {'does not write' if wanted else 'writes'} {writes[name]} into /etc/hosts"
+        for name, wanted in differing.items()
+    )
+
+
+@functools.cache
+def _current_run() -> tuple[run_context.RunContext, scenarios.Scenario]:
+    scenarios_dir = Path(os.environ.get("HARNESS_SCENARIOS_DIR") or Path(__file__).parent)
+    scenario = scenarios.load(scenarios_dir, os.environ["MOLECULE_SCENARIO_NAME"])
+    return run_context.RunContext.load(run_context.current_run_dir(Settings.from_env(), scenario.name)), scenario
+
+
+@functools.cache
+def _run_variables() -> dict[str, dict[str, Any]]:
+    return steps.run_variables(*_current_run())
+
+
+@functools.cache
+def _etc_hosts_writes() -> tasks.EtcHostsTasks:
+    context, scenario = _current_run()
+    cluster = {node.name for node in scenario.kubespray_nodes()}
+    ref_tasks = tasks.etc_hosts_tasks(context.worktree, scenario.tags or None)
+    return tasks.etc_hosts_writes(ref_tasks, {h: v for h, v in _run_variables().items() if h in cluster})
 
 
 @pytest.fixture(scope="session")
@@ -67,16 +126,21 @@ def loadbalancer_address(molecule_inventory: str) -> str:
 @pytest.fixture(scope="session")
 def scenario() -> scenarios.Scenario:
     """The scenario under test, as scenario.yml declares it."""
-    scenarios_dir = Path(os.environ.get("HARNESS_SCENARIOS_DIR") or Path(__file__).parent)
-    return scenarios.load(scenarios_dir, os.environ["MOLECULE_SCENARIO_NAME"])
+    return _current_run()[1]
 
 
 @pytest.fixture(scope="session")
-def run_variables(scenario: scenarios.Scenario) -> dict[str, dict[str, Any]]:
+def run_variables() -> dict[str, dict[str, Any]]:
     """The run's Kubespray variables per host (API server port, cluster domain, API server
     name): the scenario's or report's settings over the ref's own defaults."""
-    context = run_context.RunContext.load(run_context.current_run_dir(Settings.from_env(), scenario.name))
-    return steps.run_variables(context, scenario)
+    return _run_variables()
+
+
+@pytest.fixture(scope="session")
+def before_deploy() -> Callable[..., str]:
+    """A node file as it was before Kubespray's first run (kept by the prepare step)."""
+    context = _current_run()[0]
+    return lambda name, node: (context.before_deploy_dir / node / name).read_text()
 
 
 @pytest.fixture(scope="session")

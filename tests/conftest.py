@@ -33,11 +33,14 @@ LANES = {
     "test_scale_scenario.py": "lane-b",  # 6: scale_run
     "test_repro_report.py": "lane-b",  # 5: report_2_repro
     "test_bisect_adjacent.py": "lane-b",  # 0.1: git only (the ends are trusted)
-    # make test-all only (marker `long`)
-    "test_bisect_backport.py": "lane-a",  # 45: ends and probes of the upgrade scenario
+    "test_etc_hosts_tasks_of_real_refs.py": "lane-b",  # 0.1: git only
+    # make test-all only (marker `long`); measured in make test-all, the lanes beside each other
+    "test_nightly_regression.py": "lane-a",  # 60: two nights, a rerun and a bisection (scale)
+    "test_bisect_scale_fix.py": "lane-a",  # 25: ends and probes of the scale scenario
     "test_scale_refactor_commit.py": "lane-a",  # 5
+    "test_bisect_backport.py": "lane-b",  # 45: ends and probes of the upgrade scenario
     "test_repro_reports.py": "lane-b",  # 30: five repro runs
-    "test_bisect_scale_fix.py": "lane-b",  # 25: ends and probes of the scale scenario
+    "test_current_release.py": "lane-b",  # 12: both scenarios at v2.31.0, -j 2
 }
 
 

@@ -44,6 +44,24 @@ def test_fixed_ref_passes_with_every_check_run_and_green(upgrade_matrix):
     assert all(s["rc"] == 0 and s["seconds"] > 0 for s in fixed["steps"][1:])
 
 
+def test_a_ref_that_writes_etc_hosts_is_not_checked_for_leaving_it_alone(upgrade_matrix):
+    _, _, cells, _ = upgrade_matrix
+    not_applicable = cells["v2.27.1"]["checks"]["not_applicable"]
+    assert {name.split("[")[0] for name in not_applicable} == {
+        "test_hosts_file_is_as_before_the_deploy",
+        "test_no_kubespray_inventory_block_is_left",
+    }, not_applicable
+    assert len(not_applicable) == 10, "two checks on each of the five cluster nodes"
+    assert all("writes its inventory block into /etc/hosts" in why for why in not_applicable.values())
+
+
+def test_the_deploy_kept_each_nodes_etc_hosts_as_it_was_before(upgrade_matrix):
+    _, _, cells, _ = upgrade_matrix
+    before = Path(cells["v2.27.1"]["run_dir"]) / "before-deploy"
+    assert {node.name for node in before.iterdir()} == {"km-1", "km-2", "km-3", "kw-1", "kw-2", "lb-1"}
+    assert all("# Ansible inventory hosts" not in (node / "hosts").read_text() for node in before.iterdir())
+
+
 def test_fixed_ref_workers_haproxy_cfg_lists_every_control_plane(upgrade_matrix):
     _, _, cells, _ = upgrade_matrix
     run_dir = Path(cells["v2.27.1"]["run_dir"])

@@ -201,3 +201,46 @@ def test_read_junit_where_every_check_was_skipped_does_not_pass(tmp_path: Path) 
     tree.write(path, encoding="unicode")
 
     assert not read_junit(path).passed
+
+
+def _junit_failing(tmp_path: Path, failures: dict[str, str]) -> Path:
+    """The recorded JUnit with failures under the testcases whose names start with these prefixes."""
+    tree = ET.parse(VERIFY_JUNIT)
+    for case in tree.getroot().iter("testcase"):
+        message = next((text for prefix, text in failures.items() if case.get("name", "").startswith(prefix)), None)
+        if message is not None:
+            ET.SubElement(case, "failure", {"message": message}).text = message
+    path = tmp_path / "verify-junit.xml"
+    tree.write(path, encoding="unicode")
+    return path
+
+
+NO_BLOCK = "AssertionError: /etc/hosts: no '# Ansible inventory hosts BEGIN' ... block\n/etc/hosts reads:\n127.0.0.1 x"
+
+
+def test_many_checks_failing_for_one_reason_are_summed_up_in_one_line(tmp_path: Path) -> None:
+    path = _junit_failing(
+        tmp_path,
+        {"test_inventory_block_has_one_line": NO_BLOCK, "test_inventory_block_maps_each_host": NO_BLOCK},
+    )
+
+    results = read_junit(path)
+
+    assert results.summary() == (
+        "/etc/hosts: no '# Ansible inventory hosts BEGIN' ... block: 10 check(s) on 5 node(s) "
+        "(km-1, km-2, km-3, kw-1, kw-2)"
+    )
+    assert len(results.failed) == 10, "every failed check is still listed"
+
+
+def test_the_summary_leads_with_the_commonest_failure_and_counts_the_others(tmp_path: Path) -> None:
+    other = "AssertionError: /etc/haproxy/haproxy.cfg: backend lists km-1 twice\nhaproxy.cfg reads:\n..."
+    path = _junit_failing(
+        tmp_path,
+        {"test_inventory_block_has_one_line": NO_BLOCK, "test_backend_has_exactly_one_server": other},
+    )
+
+    summary = read_junit(path).summary()
+
+    assert summary.startswith("/etc/hosts: no '# Ansible inventory hosts BEGIN' ... block: 5 check(s)")
+    assert summary.endswith("; and 2 other failed check(s)")

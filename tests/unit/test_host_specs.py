@@ -260,3 +260,38 @@ def test_a_loadbalancer_without_the_backend_fails() -> None:
     _fails_showing(
         haproxy.check_runtime_servers, "Can't find backend.\n", LB_SERVERS, evidence="Can't find backend.", says="{}"
     )
+
+
+# --- /etc/hosts where the ref no longer writes it (Kubespray v2.29.0 on) ----------------------
+
+
+def _without_kubespray_lines(hosts_file: str) -> str:
+    """The file with Kubespray's block and API server line taken out: what a ref that no longer
+    writes /etc/hosts leaves of the node's own file."""
+    block = etchosts.inventory_block(hosts_file) or []
+    kubespray = {etchosts.BEGIN, etchosts.END, f"{LOADBALANCER} {APISERVER_NAME}", *block}
+    return "".join(line for line in hosts_file.splitlines(keepends=True) if line.rstrip("\n") not in kubespray)
+
+
+def test_a_file_as_it_was_before_the_deploy_passes() -> None:
+    before = _without_kubespray_lines(HOSTS)
+
+    etchosts.check_unchanged(before, before)
+    etchosts.check_no_inventory_block(before)
+
+
+def test_a_file_changed_since_before_the_deploy_fails_showing_the_difference() -> None:
+    before = _without_kubespray_lines(HOSTS)
+    bad = before + "10.9.9.9 km-2\n"
+
+    _fails_showing(etchosts.check_unchanged, bad, before, evidence=bad, says="+10.9.9.9 km-2")
+
+
+def test_a_stale_kubespray_block_left_by_an_older_release_fails() -> None:
+    _fails_showing(etchosts.check_no_inventory_block, HOSTS, evidence=etchosts.BEGIN, says="inventory block is left")
+
+
+def test_a_stray_block_marker_alone_fails() -> None:
+    bad = _without_kubespray_lines(HOSTS) + etchosts.END + "\n"
+
+    _fails_showing(etchosts.check_no_inventory_block, bad, evidence=etchosts.END, says="1 marker lines")

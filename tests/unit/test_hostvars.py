@@ -22,6 +22,7 @@ DEFAULTS = {
     "dns_domain": "{{ cluster_name }}",
     "apiserver_loadbalancer_domain_name": "lb-apiserver.kubernetes.local",
 }
+LOADBALANCER = {"address": "10.0.0.6", "port": 8443}  # the scenario's, lb-1 being its 6th node
 
 
 def _worktree(tmp_path: Path, layout: str = "roles/kubespray-defaults/defaults/main/main.yml") -> Path:
@@ -49,6 +50,7 @@ def test_without_settings_the_refs_defaults_hold(tmp_path: Path) -> None:
         "kube_apiserver_port": 6443,
         "dns_domain": "cluster.local",
         "apiserver_loadbalancer_domain_name": "lb-apiserver.kubernetes.local",
+        "loadbalancer_apiserver": LOADBALANCER,
     }
 
 
@@ -66,6 +68,7 @@ def test_a_group_other_than_all_sets_the_port_the_domain_and_the_apiserver_name(
         "kube_apiserver_port": 7443,
         "dns_domain": "example.org",
         "apiserver_loadbalancer_domain_name": "api.example.org",
+        "loadbalancer_apiserver": LOADBALANCER,
     }
     assert found["km-1"]["kube_apiserver_port"] == 6443, "the control planes are not in kube_node"
 
@@ -84,3 +87,20 @@ def test_the_defaults_role_is_found_under_either_name_and_layout(tmp_path: Path,
 
 def test_plain_turns_ansible_values_into_json_and_yaml_types() -> None:
     assert hostvars.plain({"a": (1, True), 2: "x"}) == {"a": [1, True], "2": "x"}
+
+
+def test_the_preinstall_roles_etc_hosts_switches_are_read_and_overridden(tmp_path: Path) -> None:
+    worktree = _worktree(tmp_path)
+    preinstall = worktree / "roles/kubernetes/preinstall/defaults/main.yml"
+    preinstall.parent.mkdir(parents=True)
+    preinstall.write_text(
+        yaml.safe_dump(
+            {"populate_inventory_to_hosts_file": True, "populate_loadbalancer_apiserver_to_hosts_file": True}
+        )
+    )
+    settings = {"populate_inventory_to_hosts_file": False}
+
+    found = hostvars.host_variables(_inventory(tmp_path, worktree, {"all": settings}), worktree)
+
+    assert found["km-1"]["populate_inventory_to_hosts_file"] is False
+    assert found["km-1"]["populate_loadbalancer_apiserver_to_hosts_file"] is True

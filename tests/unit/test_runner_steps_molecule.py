@@ -69,10 +69,15 @@ def prepare_failed(tmp_path: Path) -> molecule.ActionResult:
         ),
         pytest.param(
             PASSED,
-            CheckResults(total=3, failed=["test_a[ansible://kw-1]"], first_message="AssertionError: x"),
+            CheckResults(
+                total=3,
+                failed=["test_a[ansible://kw-1]"],
+                first_message="AssertionError: /etc/hosts: x",
+                problems={"test_a[ansible://kw-1]": "/etc/hosts: x"},
+            ),
             [],
             "verify",
-            "testinfra: test_a[ansible://kw-1]",
+            "testinfra: /etc/hosts: x: 1 check(s) on 1 node(s) (kw-1)",
             id="failed-check",
         ),
         pytest.param(PASSED, CheckResults(), [], "verify", "testinfra: no checks ran", id="no-checks-ran"),

@@ -5,6 +5,7 @@ Parsers, and checks that raise AssertionError showing the whole file when it is 
 
 from __future__ import annotations
 
+import difflib
 from typing import NoReturn
 
 BEGIN = "# Ansible inventory hosts BEGIN"
@@ -89,5 +90,21 @@ def check_no_conflicting_lines(hosts_file: str, expected: dict[str, str]) -> Non
         _fail(f"lines give other addresses: {conflicts}, expected only {want}", hosts_file)
 
 
+def check_unchanged(hosts_file: str, before: str) -> None:
+    """The file is byte for byte what it was before Kubespray's first run."""
+    if hosts_file != before:
+        diff = difflib.unified_diff(
+            before.splitlines(keepends=True), hosts_file.splitlines(keepends=True), "before the deploy", "now"
+        )
+        _fail(f"the file changed since before the deploy:\n{''.join(diff)}", hosts_file)
+
+
+def check_no_inventory_block(hosts_file: str) -> None:
+    """No Kubespray inventory block (nor a stray marker of one) is left in the file."""
+    markers = [line for line in hosts_file.splitlines() if line.strip() in (BEGIN, END)]
+    if markers:
+        _fail(f"a Kubespray inventory block is left ({len(markers)} marker lines)", hosts_file)
+
+
 def _fail(problem: str, hosts_file: str) -> NoReturn:
-    raise AssertionError(f"{problem}; {PATH}:\n{hosts_file}")
+    raise AssertionError(f"{PATH}: {problem}\n{PATH} reads:\n{hosts_file}")

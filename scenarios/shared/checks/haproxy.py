@@ -89,4 +89,4 @@ def check_runtime_servers(state: str, expected: dict[str, tuple[str, int]]) -> N
 
 
 def _fail(problem: str, config: str) -> NoReturn:
-    raise AssertionError(f"{problem}; {CONFIG}:\n{config}")
+    raise AssertionError(f"{CONFIG}: {problem}\n{CONFIG} reads:\n{config}")
