@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 KUBESPRAY_REF ?=
 REF_ARGS := $(if $(KUBESPRAY_REF),--ref $(KUBESPRAY_REF))
 
-.PHONY: setup images scenario-upgrade scenario-scale matrix repro test test-all test-unit test-integration lint clean-runs
+.PHONY: setup images scenario-upgrade scenario-scale matrix nightly repro test test-all test-unit test-integration lint clean-runs
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,17 @@ scenario-scale: setup
 JOBS ?= 1
 matrix: setup
 	$(BIN)/harness matrix -j $(JOBS) --markdown runs/matrix.md --junit runs/matrix-junit.xml --html runs/matrix.html --report-json runs/matrix.json
+
+# make nightly BASELINE=runs/nightly.json: the matrix against last night's report; cells gone
+# bad are rerun, regressions bisected (BISECT_BUDGET runs each). Tonight's report is the next
+# night's baseline: runs/nightly.json is overwritten only once the night is done.
+BISECT_BUDGET ?= 8
+nightly: setup
+	@test -n "$(BASELINE)" || { echo "give BASELINE=<last night's report json, e.g. runs/nightly.json>" >&2; exit 2; }
+	$(BIN)/harness matrix -j $(JOBS) --baseline $(BASELINE) --bisect-budget $(BISECT_BUDGET) \
+		--summary runs/nightly.md --markdown runs/matrix.md --junit runs/matrix-junit.xml \
+		--html runs/matrix.html --report-json runs/nightly.json.new; \
+	status=$$?; mv runs/nightly.json.new runs/nightly.json 2>/dev/null; exit $$status
 
 # make repro REPORT=issue.md [REPRO_ARGS="--ref v2.27.1"]
 repro: setup

@@ -30,8 +30,8 @@ from harness.verdict import ReproVerdict, repro_verdict
 # Terms of git bisect per mode: (old, new). A regression goes good -> bad;
 # a fix goes broken -> fixed.
 TERMS = {"regression": ("good", "bad"), "fix": ("broken", "fixed")}
-# git bisect run's protocol: 0 old, 1 new, 125 skip.
-EXIT_OLD, EXIT_NEW, EXIT_SKIP = 0, 1, 125
+# git bisect run's protocol: 0 old, 1 new, 125 skip, 128 and above stop the bisection.
+EXIT_OLD, EXIT_NEW, EXIT_SKIP, EXIT_STOP = 0, 1, 125, 128
 CONFIG_FILE = "bisect.json"
 PROBES_FILE = "probes.jsonl"
 
@@ -45,6 +45,9 @@ class BisectOptions:
     # git bisect trusts the ends it is given; a wrong one names a wrong commit. By default both
     # ends are run first and must show the bug (bad) and not show it (good).
     trust_ends: bool = False
+    # The failure to look for; default: the scenario's expectation for the bad ref.
+    bug: FailureExpectation | None = None
+    budget: int | None = None  # at most this many scenario runs (ends included)
 
 
 @dataclass
@@ -69,7 +72,8 @@ class BisectResult:
     first_commit: str | None
     subject: str = ""
     pr: str | None = None
-    candidates: list[str] = field(default_factory=list)  # when only skipped commits are left
+    candidates: list[str] = field(default_factory=list)  # the commits it could not tell apart
+    unresolved: str = ""  # why candidates are left: skipped commits, or the budget spent
     ends_problem: str = ""  # an end that did not behave as given: nothing was bisected
     probes: list[Probe] = field(default_factory=list)
     seconds: float = 0.0
@@ -93,6 +97,7 @@ class BisectResult:
             "subject": self.subject,
             "pr": self.pr,
             "candidates": self.candidates,
+            "unresolved": self.unresolved,
             "ends_problem": self.ends_problem,
             "runs": self.runs,
             "skipped": self.skipped,
@@ -121,20 +126,22 @@ def bisect(settings: Settings, options: BisectOptions, progress: Callable[[str],
         raise HarnessError(f"--find {options.find}: give regression or fix")
     scenario = scenarios.load(settings.scenarios_dir, options.scenario)
     good, bad = source.resolve(settings, options.good), source.resolve(settings, options.bad)
-    bug = bug_of(settings, scenario, options.bad, bad)
+    bug = options.bug or bug_of(settings, scenario, options.bad, bad)
     old, new = (good, bad) if options.find == "regression" else (bad, good)
     repo = source.ensure_clone(settings)
     _check_order(repo, options, old, new)
     directory = (settings.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-bisect-{scenario.name}").resolve()
     directory.mkdir(parents=True)
-    config = {"scenario": scenario.name, "find": options.find, "bug": bug.model_dump()}
+    config = {"scenario": scenario.name, "find": options.find, "bug": bug.model_dump(), "budget": options.budget}
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     progress(f"bisect {scenario.name}: first {TERMS[options.find][1]} commit between {old[:12]} and {new[:12]}")
     progress(f"the bug: {bug.describe()}; other failures skip the commit")
     started = time.monotonic()
     result = BisectResult(scenario.name, options.find, good, bad, None, directory=str(directory))
     result.ends_problem = "" if options.trust_ends else _check_ends(settings, directory, options.find, old, new)
-    if not result.ends_problem:
+    if not result.ends_problem and _budget_left(directory) == 0:
+        result.unresolved, result.candidates = "the probe budget was spent on the ends", _between(repo, old, new)
+    elif not result.ends_problem:
         result.first_commit = _bisect(settings, directory, options.find, old, new, progress, result)
     result.probes = read_probes(directory)
     result.seconds = round(time.monotonic() - started, 1)
@@ -154,6 +161,9 @@ def _bisect(
     source.add_worktree(settings, new, worktree, checkout=False)
     try:
         output = _bisect_run(worktree, find, old, new, directory, progress)
+        if _budget_left(directory) == 0 and "is the first" not in output:
+            result.unresolved = f"the probe budget ({len(read_probes(directory))} runs) was spent"
+            result.candidates = _left_to_bisect(worktree, find)
     finally:
         subprocess.run(["git", "-C", str(worktree), "bisect", "reset"], capture_output=True, check=False)
         source.remove_worktree(settings, worktree)
@@ -227,7 +237,31 @@ def _conclude(repo: Path, result: BisectResult, output: str, term_new: str) -> N
         result.pr = next((group for group in pr.groups() if group), None) if pr else None
         return
     if "only 'skip'ped commits left" in output:
+        result.unresolved = "only commits that failed elsewhere (skipped) are left"
         result.candidates = re.findall(r"^([0-9a-f]{40})$", output, re.MULTILINE)
+
+
+def _budget_left(directory: Path) -> int | None:
+    """Scenario runs this bisection may still make; None without a budget."""
+    budget = json.loads((directory / CONFIG_FILE).read_text()).get("budget")
+    return None if budget is None else max(0, budget - len(read_probes(directory)))
+
+
+def _left_to_bisect(worktree: Path, find: str) -> list[str]:
+    """The commits a stopped bisection had not told apart: the first new one is among them."""
+    term_old, term_new = TERMS[find]
+    refs = subprocess.run(
+        ["git", "-C", str(worktree), "for-each-ref", "--format=%(refname)", f"refs/bisect/{term_old}-*"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    argv = ["git", "-C", str(worktree), "rev-list", f"refs/bisect/{term_new}", "--not", *refs]
+    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.split()
+
+
+def _between(repo: Path, old: str, new: str) -> list[str]:
+    return source.git(repo, "rev-list", new, "--not", old).split()
 
 
 def read_probes(directory: Path) -> list[Probe]:
@@ -238,8 +272,12 @@ def read_probes(directory: Path) -> list[Probe]:
 
 
 def probe(settings: Settings, directory: Path) -> int:
-    """One bisection step (`git bisect run` calls it): run the scenario at BISECT_HEAD, answer 0/1/125."""
+    """One bisection step (`git bisect run` calls it): run the scenario at BISECT_HEAD, answer 0/1/125,
+    or stop the bisection once its budget of runs is spent."""
     config = json.loads((directory / CONFIG_FILE).read_text())
+    if _budget_left(directory) == 0:
+        print(f"probe budget of {config['budget']} runs spent: stopping", flush=True)
+        return EXIT_STOP
     return _answer(config["find"], probe_commit(settings, directory, _bisect_head(directory)))
 
 

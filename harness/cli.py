@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
-from harness import bisect, images, matrix, report, runner, steps
+from harness import bisect, images, matrix, nightly, report, runner, steps
 from harness import context as run_context
 from harness import scenario as scenarios
 from harness.errors import EXIT_MISMATCH, HarnessError
@@ -100,6 +100,15 @@ def _parser() -> argparse.ArgumentParser:
     mx.add_argument(
         "--list", action="store_true", help="print the selected cells as JSON and exit (for CI job matrices)"
     )
+    mx.add_argument(
+        "--baseline",
+        type=Path,
+        help="last night's --report-json: rerun cells gone bad, bisect regressions, report what changed",
+    )
+    mx.add_argument(
+        "--bisect-budget", type=int, default=8, help="scenario runs each regression's bisection may make (default 8)"
+    )
+    mx.add_argument("--summary", type=Path, help="with --baseline: write the night's summary as Markdown")
     _add_change_options(mx)
     mx.set_defaults(func=_cmd_matrix)
 
@@ -108,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     mr.add_argument("--junit", type=Path)
     mr.add_argument("--markdown", type=Path)
     mr.add_argument("--html", type=Path)
+    mr.add_argument("--report-json", type=Path, help="write the combined cells (the next night's baseline)")
+    mr.add_argument("--baseline", type=Path, help="last night's report: name the cells no longer in the matrix")
+    mr.add_argument("--summary", type=Path, help="write the night's summary as Markdown")
     mr.set_defaults(func=_cmd_matrix_report)
 
     rp = sub.add_parser("repro", help="replay a Kubespray bug report in containers: reproduced or not")
@@ -205,12 +217,19 @@ def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) 
     if args.jobs < 1:
         raise HarnessError(f"-j {args.jobs}: give at least one job")
     cells = matrix.select(
-        matrix.load(args.matrix or settings.scenarios_dir / "matrix.yml", settings.scenarios_dir), args.only
+        matrix.load(
+            args.matrix or settings.scenarios_dir / "matrix.yml", settings.scenarios_dir, matrix.clone_refs(settings)
+        ),
+        args.only,
     )
     if args.list:
         print(json.dumps([{"label": c.label, "scenario": c.scenario, "ref": c.ref} for c in cells]))
         return 0
     out_dir = settings.runs_dir / f"matrix-{time.strftime('%Y%m%d-%H%M%S')}"
+    if args.baseline:
+        return _nightly(args, settings, console, cells, out_dir)
+    if args.summary:
+        raise HarnessError("--summary needs --baseline (last night's --report-json)")
     planned = matrix.plan(settings, cells, _changes(args, settings))
     if console.is_terminal:  # a live table; in logs, a line per start and end
         with Live(report.matrix_progress(planned), console=console, refresh_per_second=1) as live:
@@ -223,8 +242,32 @@ def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) 
     return _matrix_outputs(console, results, args)
 
 
+def _nightly(
+    args: argparse.Namespace, settings: Settings, console: Console, cells: list[matrix.CellSpec], out_dir: Path
+) -> int:
+    if args.bisect_budget < 1:
+        raise HarnessError(f"--bisect-budget {args.bisect_budget}: give at least one run")
+    baseline = matrix.read_reports([args.baseline])
+    if args.only:  # the cells left out tonight are not removed from the matrix
+        baseline = [cell for cell in baseline if cell.spec.label in {spec.label for spec in cells}]
+    planned = matrix.plan(settings, cells, _changes(args, settings))
+    findings = nightly.watch(settings, baseline, planned, args.jobs, out_dir, args.bisect_budget, console.print)
+    results = [finding.final for finding in findings]
+    if args.report_json:
+        _write_json(args.report_json, [cell.as_dict() for cell in results])
+    if args.summary:
+        _write(args.summary, report.nightly_markdown(results, nightly.removed_cells(baseline, results)))
+    return _matrix_outputs(console, results, args)
+
+
 def _cmd_matrix_report(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    return _matrix_outputs(console, matrix.read_reports(args.reports), args)
+    results = matrix.read_reports(args.reports)
+    removed = nightly.removed_cells(matrix.read_reports([args.baseline]), results) if args.baseline else []
+    if args.report_json:
+        _write_json(args.report_json, [cell.as_dict() for cell in results])
+    if args.summary:
+        _write(args.summary, report.nightly_markdown(results, removed))
+    return _matrix_outputs(console, results, args)
 
 
 def _matrix_outputs(console: Console, results: list[matrix.CellResult], args: argparse.Namespace) -> int:

@@ -41,10 +41,35 @@ class CellSpec(BaseModel):
         return f"{self.scenario}@{self.ref}"
 
 
+# Words a moving cell may use for refs read from the clone each time the matrix starts.
+SUPPORTED_BRANCHES = "supported-release-branches"  # the latest three release-X.Y branches
+LATEST_TAGS = "latest-release-tags"  # the latest vX.Y.Z of each of them
+
+
+class MovingCells(BaseModel):
+    """Each scenario at each ref, the refs being names or the words above, read from the clone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scenarios: list[str]
+    refs: list[str]
+    expect: Literal["passed", "expected-failure", "unexpected-failure", "unexpected-pass"] = "passed"
+
+
 class MatrixFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    cells: list[CellSpec]
+    cells: list[CellSpec] = []
+    moving: list[MovingCells] = []
+
+
+RefLister = Callable[[str], list[str]]  # SUPPORTED_BRANCHES or LATEST_TAGS -> ref names
+
+
+def clone_refs(settings: Settings) -> RefLister:
+    """Read the moving refs' words from the Kubespray clone."""
+    listers = {SUPPORTED_BRANCHES: source.supported_release_branches, LATEST_TAGS: source.latest_release_tags}
+    return lambda word: listers[word](settings)
 
 
 @dataclass
@@ -60,6 +85,8 @@ class CellResult:
     state: str = "queued"  # queued -> running -> done
     started: float = 0.0
     finished: float = 0.0
+    # What a nightly comparison made of the cell (harness.nightly): change, rerun, bisection.
+    night: dict[str, Any] = field(default_factory=dict)
 
     @property
     def elapsed(self) -> float:
@@ -79,7 +106,12 @@ class CellResult:
     def from_dict(cls, data: dict[str, Any]) -> CellResult:
         """A cell back from its JSON (`harness matrix --report-json`), e.g. one CI job's."""
         spec = CellSpec(scenario=data["scenario"], ref=data["ref"])
-        return cls(spec, data["expected"], data["sha"], report=data, log=data.get("cell_log", ""))
+        night = data.get("night") or {}
+        return cls(spec, data["expected"], data["sha"], report=data, log=data.get("cell_log", ""), night=night)
+
+    def again(self) -> CellResult:
+        """The same cell (same sha, same expectation), not yet run."""
+        return CellResult(self.spec, self.expected, self.sha, self.expect_pass_flag, self.change_args)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -91,10 +123,12 @@ class CellResult:
             "expected": self.expected,
             "matches": self.matches,
             "cell_log": self.log,
+            **({"night": self.night} if self.night else {}),
         }
 
 
-def load(path: Path, scenarios_dir: Path) -> list[CellSpec]:
+def load(path: Path, scenarios_dir: Path, list_refs: RefLister | None = None) -> list[CellSpec]:
+    """The matrix file's cells; moving cells are expanded with `list_refs` (left out without it)."""
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
@@ -102,11 +136,14 @@ def load(path: Path, scenarios_dir: Path) -> list[CellSpec]:
     except yaml.YAMLError as exc:
         raise HarnessError(f"{path} is not valid YAML: {exc}") from exc
     try:
-        cells = MatrixFile.model_validate(data).cells
+        parsed = MatrixFile.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise HarnessError(f"{path}: {where}: {error['msg']}") from exc
+    cells = list(parsed.cells)
+    if list_refs is not None:
+        cells += [cell for moving in parsed.moving for cell in _expand(moving, list_refs)]
     known = scenarios.available(scenarios_dir)
     seen: set[tuple[str, str]] = set()
     for cell in cells:
@@ -116,6 +153,15 @@ def load(path: Path, scenarios_dir: Path) -> list[CellSpec]:
             raise HarnessError(f"{path}: cell {cell.label} is listed twice")
         seen.add((cell.scenario, cell.ref))
     return cells
+
+
+def _expand(moving: MovingCells, list_refs: RefLister) -> list[CellSpec]:
+    refs = [
+        found
+        for ref in moving.refs
+        for found in (list_refs(ref) if ref in (SUPPORTED_BRANCHES, LATEST_TAGS) else [ref])
+    ]
+    return [CellSpec(scenario=name, ref=ref, expect=moving.expect) for name in moving.scenarios for ref in refs]
 
 
 def select(cells: list[CellSpec], patterns: list[str]) -> list[CellSpec]:

@@ -100,7 +100,8 @@ def print_bisect(console: Console, data: dict[str, Any]) -> None:
     elif data.get("ends_problem"):
         console.print(f"nothing bisected: {data['ends_problem']}", style="red", markup=False)
     elif data["candidates"]:
-        console.print(f"[red]only skipped commits are left; the first {word} is one of:[/red]")
+        why = data.get("unresolved") or "only skipped commits are left"
+        console.print(f"{why}; the first {word} commit is one of:", style="red", markup=False)
         for sha in data["candidates"]:
             console.print(f"  {sha}")
     else:
@@ -126,10 +127,19 @@ def print_table(console: Console, results: list[RunResult]) -> None:
 
 
 def _checks_line(checks: dict[str, Any]) -> str:
-    """'23/25 passed, 2 skipped' from report.json's `checks`."""
+    """'23/25 passed, 2 skipped, 10 not applicable' from report.json's `checks`."""
     skipped = checks.get("skipped", [])
+    not_applicable = checks.get("not_applicable", {})
     passed = checks["total"] - len(checks["failed"]) - len(skipped)
-    return f"{passed}/{checks['total']} passed" + (f", {len(skipped)} skipped" if skipped else "")
+    return (
+        f"{passed}/{checks['total']} passed"
+        + (f", {len(skipped)} skipped" if skipped else "")
+        + (f", {len(not_applicable)} not applicable ({_reasons(not_applicable)})" if not_applicable else "")
+    )
+
+
+def _reasons(not_applicable: dict[str, str]) -> str:
+    return "; ".join(sorted(set(not_applicable.values())))
 
 
 def _one_line(text: str, limit: int = 400) -> str:
@@ -142,9 +152,11 @@ def _one_line(text: str, limit: int = 400) -> str:
 
 def matrix_markdown(cells: Sequence[Any]) -> str:
     """A Markdown table of matrix cells (harness.matrix.CellResult)."""
+    nightly = any(cell.night for cell in cells)
     lines = [
-        "| scenario | ref | sha | verdict | expected | matches | failed task | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | ref | sha | verdict | expected | matches | failed task | seconds |"
+        + (" night |" if nightly else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|" if nightly else ""),
     ]
     for cell in cells:
         report = cell.report
@@ -152,6 +164,7 @@ def matrix_markdown(cells: Sequence[Any]) -> str:
         lines.append(
             f"| {cell.spec.scenario} | {cell.spec.ref} | `{cell.sha[:12]}` | {cell.verdict} | {cell.expected} | "
             f"{'yes' if cell.matches else '**NO**'} | {task} | {report.get('seconds', '')} |"
+            + (f" {cell.night.get('status', '')} |" if nightly else "")
         )
     return "\n".join(lines) + "\n"
 
@@ -170,12 +183,82 @@ def matrix_junit(cells: Sequence[Any]) -> str:
             time=str(report.get("seconds", 0)),
         )
         if not cell.matches:
-            failure = ET.SubElement(case, "failure", message=f"{cell.verdict}, expected {cell.expected}")
+            culprit = culprit_line(cell.night)
+            message = f"{cell.verdict}, expected {cell.expected}" + (f"; {culprit}" if culprit else "")
+            failure = ET.SubElement(case, "failure", message=xml_text(message))
             failure.text = xml_text(
                 f"task: {report.get('failed_task')}\nmessage: {report.get('failed_message')}\n"
                 f"log: {report.get('failed_log') or cell.log}\nrun dir: {report.get('run_dir')}\n"
+                + (f"bisect log: {cell.night['bisect']['directory']}/bisect.log\n" if "bisect" in cell.night else "")
             )
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+MAX_CANDIDATES_SHOWN = 20  # a bisection within its budget leaves fewer
+
+
+def culprit_line(night: dict[str, Any]) -> str:
+    """'regression since c557adf91e: first bad commit a51e7dd07 refact ip stack (#11953)', or why
+    the range stayed open; '' for a cell that is not a regression."""
+    if night.get("status") != "regression":
+        return ""
+    since = f"regression since {night['baseline']['sha'][:12]}"
+    found = night.get("bisect") or {}
+    if found.get("first_commit"):
+        return f"{since}: first bad commit {found['first_commit'][:12]} {found['subject']}"
+    if found.get("ends_problem"):
+        return f"{since}: not bisected: {found['ends_problem']}"
+    if found.get("candidates"):
+        candidates = found["candidates"]
+        shown = ", ".join(sha[:12] for sha in candidates[:MAX_CANDIDATES_SHOWN])
+        more = f" and {len(candidates) - MAX_CANDIDATES_SHOWN} more" if len(candidates) > MAX_CANDIDATES_SHOWN else ""
+        return f"{since}: {found['unresolved']}; the first bad commit is one of these {len(candidates)}: {shown}{more}"
+    return f"{since}: not bisected: {night.get('not_bisected') or 'git bisect named no commit'}"
+
+
+NIGHT_SECTIONS = [
+    ("regression", "Regressions"),
+    ("broke-at-same-commit", "Broke at a commit that passed last night (the harness or the machine?)"),
+    ("flaky", "Flaky (failed, then passed on a rerun at the same commit)"),
+]
+
+
+def nightly_markdown(cells: Sequence[Any], removed: Sequence[str] = ()) -> str:
+    """The night's summary: regressions first (with their culprit), then broken and flaky cells,
+    then every cell's table."""
+    lines = ["# kubespray-harness nightly", ""]
+    for status, title in NIGHT_SECTIONS:
+        chosen = [cell for cell in cells if cell.night.get("status") == status]
+        if not chosen:
+            continue
+        lines += [f"## {title}", ""]
+        for cell in chosen:
+            report = cell.report
+            lines.append(
+                f"- **{cell.spec.label}** at `{cell.sha[:12]}`: {cell.verdict} (expected {cell.expected}), "
+                f"step {report.get('failed_step')}, task `{report.get('failed_task')}` "
+                f"on {', '.join(report.get('failed_hosts') or []) or '-'}: "
+                f"{_one_line(report.get('failed_message') or '', 200)}"
+            )
+            if status == "regression":
+                lines.append(f"  - {culprit_line(cell.night)}")
+                if "bisect" in cell.night:
+                    found = cell.night["bisect"]
+                    lines.append(f"  - bisect: {found['runs']} runs, {found['seconds']:.0f} s, {found['directory']}")
+        lines.append("")
+    moved = [cell for cell in cells if "failure_moved" in cell.night]
+    if moved:
+        lines += ["## Still failing, but elsewhere than last night", ""]
+        for cell in moved:
+            lines.append(
+                f"- **{cell.spec.label}** at `{cell.sha[:12]}`: was `{cell.night['failure_moved']['from']}`, "
+                f"now `{cell.night['failure_moved']['to']}`"
+            )
+        lines.append("")
+    if removed:
+        lines += ["## Cells no longer in the matrix", "", *[f"- {label}" for label in removed], ""]
+    lines += ["## Every cell", "", matrix_markdown(cells)]
+    return "\n".join(lines)
 
 
 # Terminal colours, and the characters XML 1.0 cannot hold (a tool's output may carry both).

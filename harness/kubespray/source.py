@@ -164,3 +164,40 @@ def _is_merge(worktree: Path, sha: str) -> bool:
 def _last_line(text: str) -> str:
     lines = text.strip().splitlines()
     return lines[-1] if lines else "no output"
+
+
+# Kubespray maintains its latest three minor releases (release-X.Y branches).
+SUPPORTED_RELEASES = 3
+RELEASE_BRANCH = re.compile(r"^release-(\d+)\.(\d+)$")
+RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")  # final releases only, no -rc/-alpha
+
+
+def supported_release_branches(settings: Settings) -> list[str]:
+    """The release-X.Y branches Kubespray still supports: the latest three of the clone, oldest first."""
+    branches = _names(settings, "refs/heads/", RELEASE_BRANCH)
+    return [name for name, _ in sorted(branches, key=lambda item: item[1])[-SUPPORTED_RELEASES:]]
+
+
+def latest_release_tags(settings: Settings) -> list[str]:
+    """The latest vX.Y.Z tag of each supported release branch (a branch without one yet is left out)."""
+    tags = _names(settings, "refs/tags/", RELEASE_TAG)
+    latest = []
+    for branch in supported_release_branches(settings):
+        minor = tuple(int(part) for part in RELEASE_BRANCH.match(branch).groups())
+        of_branch = [(name, version) for name, version in tags if version[:2] == minor]
+        if of_branch:
+            latest.append(max(of_branch, key=lambda item: item[1])[0])
+    return latest
+
+
+def _names(settings: Settings, prefix: str, pattern: re.Pattern[str]) -> list[tuple[str, tuple[int, ...]]]:
+    repo = ensure_clone(settings)
+    with cache_lock(settings, "kubespray"):
+        fetch(repo)  # branches move and tags appear: ask the origin first
+    names = git(repo, "for-each-ref", "--format=%(refname)", prefix).split()
+    found = []
+    for ref in names:
+        match = pattern.match(ref.removeprefix(prefix))
+        if match:
+            found.append((ref.removeprefix(prefix), tuple(int(part) for part in match.groups())))
+    return found

@@ -73,15 +73,20 @@ def test_only_skipped_commits_left_lists_the_candidates(tmp_path: Path):
     assert bisect.exit_code(result) == 1
 
 
-def _two_commits(repo: Path) -> tuple[str, str]:
-    """A throw-away repository of two commits, older first."""
+def _commits(repo: Path, count: int) -> list[str]:
+    """A throw-away repository of `count` commits, older first."""
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(repo)]
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     shas = []
-    for n in range(2):
+    for n in range(count):
         subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", f"c{n} (#{n})"], check=True)
         shas.append(subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip())
-    return shas[0], shas[1]
+    return shas
+
+
+def _two_commits(repo: Path) -> tuple[str, str]:
+    older, newer = _commits(repo, 2)
+    return older, newer
 
 
 def test_refs_in_the_wrong_order_are_refused_with_the_fix_spelled_out(tmp_path: Path):
@@ -140,3 +145,37 @@ def test_adjacent_ends_are_answered_by_git_without_a_probe(tmp_path: Path):
 
     assert f"{shas[1]} is the first fixed commit" in output
     assert not (directory / bisect.PROBES_FILE).exists(), "no scenario ran"
+
+
+def _bisection_with_budget(directory: Path, budget: int, probes: int) -> None:
+    directory.mkdir(exist_ok=True)
+    config = {"scenario": "scale-limit", "find": "regression", "bug": BUG, "budget": budget}
+    (directory / bisect.CONFIG_FILE).write_text(json.dumps(config))
+    records = [bisect.Probe(f"{n:040d}", "reproduced", 300.0, f"/runs/{n}") for n in range(probes)]
+    (directory / bisect.PROBES_FILE).write_text("".join(json.dumps(dataclasses.asdict(r)) + "\n" for r in records))
+
+
+def test_a_spent_probe_budget_stops_the_bisection_without_another_run(monkeypatch, tmp_path: Path):
+    _bisection_with_budget(tmp_path, budget=2, probes=2)
+    monkeypatch.setattr(bisect.runner, "run", lambda *args, **kwargs: pytest.fail("ran beyond the budget"))
+
+    assert bisect.probe(Settings.from_env({}), tmp_path) == bisect.EXIT_STOP
+    assert bisect._budget_left(tmp_path) == 0
+
+
+def test_a_budget_counts_the_runs_already_made(tmp_path: Path):
+    _bisection_with_budget(tmp_path, budget=5, probes=2)
+
+    assert bisect._budget_left(tmp_path) == 3
+
+
+def test_a_stopped_bisection_names_the_commits_it_could_not_tell_apart(tmp_path: Path):
+    repo = tmp_path / "repo"
+    shas = _commits(repo, 6)
+    git = ["git", "-C", str(repo)]
+    subprocess.run([*git, "bisect", "start", "--no-checkout", shas[5], shas[0]], check=True, capture_output=True)
+    subprocess.run([*git, "bisect", "good", shas[2]], check=True, capture_output=True)
+
+    left = bisect._left_to_bisect(repo, "regression")
+
+    assert left == [shas[5], shas[4], shas[3]], "the first bad commit is after the last good one, up to the bad end"

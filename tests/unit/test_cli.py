@@ -17,7 +17,8 @@ FULL_FAILURE = [
     [
         (
             ["run", "no-such-scenario"],
-            "unknown scenario 'no-such-scenario': available are scale-limit, upgrade-node-based",
+            "unknown scenario 'no-such-scenario': available are "
+            "scale-limit, scale-limit-external-lb, upgrade-node-based",
         ),
         (
             ["run", "upgrade-node-based", "--ref", "v2.27.1", "--expect-fail-task", "x"],

@@ -139,10 +139,13 @@ def test_a_run_report_is_not_taken_for_a_matrix_report() -> None:
         matrix.read_reports([REPO / "tests" / "data" / "matrix" / "scale-limit.reports.json"])
 
 
-def test_matrix_list_prints_cells_for_a_ci_job_matrix(capsys) -> None:
+def test_matrix_list_prints_cells_for_a_ci_job_matrix(capsys, tmp_path: Path) -> None:
     from harness import cli
 
-    assert cli.main(["matrix", "--list", "--only", "scale-limit@*"]) == 0
+    seeds = "cells:\n  - {scenario: scale-limit, ref: 8f4b7f9f5}\n  - {scenario: scale-limit, ref: 6d4714b66}\n"
+    seeds += "  - {scenario: upgrade-node-based, ref: v2.27.0}\n"
+    path = _matrix_file(tmp_path, seeds)
+    assert cli.main(["matrix", "--matrix", str(path), "--list", "--only", "scale-limit@*"]) == 0
     cells = json.loads(capsys.readouterr().out)
     assert [cell["label"] for cell in cells] == ["scale-limit@8f4b7f9f5", "scale-limit@6d4714b66"]
 
@@ -161,3 +164,35 @@ def test_live_progress_shows_each_cell_state_and_verdict_once_done(cells) -> Non
     assert "expected-failure" in rows["scale-limit@8f4b7f9f5"]
     assert "running" in rows["scale-limit@6d4714b66"]
     assert "queued" in rows["scale-limit@a51e7dd07"]
+
+
+MOVING = """cells:
+  - {scenario: scale-limit, ref: 6d4714b66}
+moving:
+  - scenarios: [upgrade-node-based, scale-limit]
+    refs: [master, supported-release-branches, latest-release-tags]
+"""
+CLONE_REFS = {"supported-release-branches": ["release-2.30", "release-2.31"], "latest-release-tags": ["v2.31.0"]}
+
+
+def test_moving_cells_are_each_scenario_at_master_and_the_refs_read_from_the_clone(tmp_path: Path) -> None:
+    cells = matrix.load(_matrix_file(tmp_path, MOVING), SCENARIOS, CLONE_REFS.__getitem__)
+
+    assert [(cell.label, cell.expect) for cell in cells[1:]] == [
+        (f"{scenario}@{ref}", "passed")
+        for scenario in ("upgrade-node-based", "scale-limit")
+        for ref in ("master", "release-2.30", "release-2.31", "v2.31.0")
+    ]
+
+
+def test_a_moving_cell_that_repeats_a_fixed_one_is_refused(tmp_path: Path) -> None:
+    refs = {**CLONE_REFS, "latest-release-tags": ["6d4714b66"]}
+
+    with pytest.raises(HarnessError, match="scale-limit@6d4714b66 is listed twice"):
+        matrix.load(_matrix_file(tmp_path, MOVING), SCENARIOS, refs.__getitem__)
+
+
+def test_the_project_matrix_has_moving_cells_for_both_scenarios(tmp_path: Path) -> None:
+    cells = matrix.load(SCENARIOS / "matrix.yml", SCENARIOS, CLONE_REFS.__getitem__)
+
+    assert {"upgrade-node-based@master", "scale-limit@master", "scale-limit@v2.31.0"} <= {c.label for c in cells}

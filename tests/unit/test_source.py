@@ -315,3 +315,35 @@ def test_a_missing_patch_file_or_unknown_commit_is_refused(settings: Settings, t
         source.patch_change(tmp_path / "nope.diff")
     with pytest.raises(HarnessError, match="--cherry-pick nope123"):
         source.cherry_pick_change(settings, "nope123")
+
+
+# --- the releases Kubespray supports ----------------------------------------------------------
+
+
+@pytest.fixture
+def releases(settings: Settings, upstream: Upstream) -> Settings:
+    """Release branches 1.0 (from the fixture), 1.8-1.10 and 2.0 (no tag yet); tags with rc/alpha among them."""
+    for minor, tags in {"1.8": ["v1.8.0"], "1.9": ["v1.9.0", "v1.9.1", "v1.9.2-rc.1"], "1.10": ["v1.10.0"]}.items():
+        _commit(upstream.path, f"{minor}\n")
+        _git(upstream.path, "branch", f"release-{minor}")
+        for tag in tags:
+            _git(upstream.path, "tag", tag)
+    _git(upstream.path, "branch", "release-2.0")
+    return settings
+
+
+def test_the_supported_release_branches_are_the_latest_three_by_version_not_by_name(releases: Settings) -> None:
+    assert source.supported_release_branches(releases) == ["release-1.9", "release-1.10", "release-2.0"]
+
+
+def test_the_latest_release_tag_of_each_supported_branch_skips_pre_releases_and_untagged_branches(
+    releases: Settings,
+) -> None:
+    assert source.latest_release_tags(releases) == ["v1.9.1", "v1.10.0"]
+
+
+def test_a_release_branch_made_upstream_after_the_clone_is_seen(releases: Settings, upstream: Upstream) -> None:
+    source.supported_release_branches(releases)  # the clone exists now
+    _git(upstream.path, "branch", "release-2.1")
+
+    assert source.supported_release_branches(releases)[-1] == "release-2.1"
