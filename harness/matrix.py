@@ -164,6 +164,27 @@ def _expand(moving: MovingCells, list_refs: RefLister) -> list[CellSpec]:
     return [CellSpec(scenario=name, ref=ref, expect=moving.expect) for name in moving.scenarios for ref in refs]
 
 
+def add_cell(path: Path, scenarios_dir: Path, scenario: str, ref: str) -> None:
+    """Append a fixed cell to the file's `cells:` list, keeping its comments and other sections."""
+    line = f"  - {{scenario: {scenario}, ref: {ref}}}\n"
+    lines = path.read_text().splitlines(keepends=True)
+    start = next((index for index, text in enumerate(lines) if text.rstrip() == "cells:"), None)
+    if start is None:
+        lines += ["cells:\n", line]
+    else:
+        last_item = start
+        for index in range(start + 1, len(lines)):
+            text = lines[index]
+            if text.strip() and not text[0].isspace() and not text.startswith("#"):
+                break  # the next top-level key
+            if text.startswith("  - "):
+                last_item = index
+        lines.insert(last_item + 1, line)
+    path.write_text("".join(lines))
+    if CellSpec(scenario=scenario, ref=ref) not in load(path, scenarios_dir):
+        raise HarnessError(f"could not add the cell {scenario}@{ref} to {path}: add it under `cells:` by hand")
+
+
 def select(cells: list[CellSpec], patterns: list[str]) -> list[CellSpec]:
     """Cells whose `scenario@ref` label matches any shell pattern (all when none is given)."""
     if not patterns:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness import runner
+from harness import matrix, runner
 from harness import scenario as scenarios
 from harness.errors import HarnessError
 from harness.kubespray import source
@@ -249,8 +249,7 @@ def save_scenario(settings: Settings, prepared: Prepared, name: str) -> Path:
         raise HarnessError(f"--save-scenario {name}: {target} exists; choose another name or remove it")
     shutil.copytree(prepared.settings.scenarios_dir / prepared.name, target)
     scenarios.load(settings.scenarios_dir, name)
-    matrix = settings.scenarios_dir / "matrix.yml"
-    if matrix.is_file():
-        with matrix.open("a") as cells:
-            cells.write(f"  - {{scenario: {name}, ref: {prepared.ref}}}\n")
+    matrix_file = settings.scenarios_dir / "matrix.yml"
+    if matrix_file.is_file():
+        matrix.add_cell(matrix_file, settings.scenarios_dir, name, prepared.ref)
     return target

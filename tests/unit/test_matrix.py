@@ -196,3 +196,22 @@ def test_the_project_matrix_has_moving_cells_for_both_scenarios(tmp_path: Path) 
     cells = matrix.load(SCENARIOS / "matrix.yml", SCENARIOS, CLONE_REFS.__getitem__)
 
     assert {"upgrade-node-based@master", "scale-limit@master", "scale-limit@v2.31.0"} <= {c.label for c in cells}
+
+
+def test_a_saved_cell_joins_the_fixed_cells_and_leaves_the_moving_ones_alone(tmp_path: Path) -> None:
+    path = _matrix_file(tmp_path, (SCENARIOS / "matrix.yml").read_text())
+
+    matrix.add_cell(path, SCENARIOS, "scale-limit", "e33237529")
+
+    cells = matrix.load(path, SCENARIOS, CLONE_REFS.__getitem__)
+    assert cells[4].label == "scale-limit@e33237529", "after the four seed cells"
+    assert {"upgrade-node-based@master", "scale-limit@v2.31.0"} <= {cell.label for cell in cells}
+    assert "# What operators run today" in path.read_text(), "comments are kept"
+
+
+def test_a_saved_cell_starts_the_cells_list_of_a_file_without_one(tmp_path: Path) -> None:
+    path = _matrix_file(tmp_path, "moving:\n  - scenarios: [scale-limit]\n    refs: [master]\n")
+
+    matrix.add_cell(path, SCENARIOS, "scale-limit", "e33237529")
+
+    assert [cell.label for cell in matrix.load(path, SCENARIOS)] == ["scale-limit@e33237529"]
