@@ -111,4 +111,4 @@ def read_junit(path: Path) -> CheckResults:
             problems[name] = _first_line(message)
         elif case.find("skipped") is not None:
             skipped.append(name)
-    return CheckResults(total, failed, skipped, first_message, problems)
+    return CheckResults(total=total, failed=failed, skipped=skipped, first_message=first_message, problems=problems)

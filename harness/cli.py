@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -237,8 +238,6 @@ def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) 
             live.update(report.matrix_progress(planned))
     else:
         results = matrix.run(planned, args.jobs, out_dir, progress=console.print)
-    if args.report_json:
-        _write_json(args.report_json, [cell.as_dict() for cell in results])
     return _matrix_outputs(console, results, args)
 
 
@@ -253,25 +252,24 @@ def _nightly(
     planned = matrix.plan(settings, cells, _changes(args, settings))
     findings = nightly.watch(settings, baseline, planned, args.jobs, out_dir, args.bisect_budget, console.print)
     results = [finding.final for finding in findings]
-    if args.report_json:
-        _write_json(args.report_json, [cell.as_dict() for cell in results])
-    if args.summary:
-        _write(args.summary, report.nightly_markdown(results, nightly.removed_cells(baseline, results)))
-    return _matrix_outputs(console, results, args)
+    return _matrix_outputs(console, results, args, nightly.removed_cells(baseline, results))
 
 
 def _cmd_matrix_report(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     results = matrix.read_reports(args.reports)
     removed = nightly.removed_cells(matrix.read_reports([args.baseline]), results) if args.baseline else []
+    return _matrix_outputs(console, results, args, removed)
+
+
+def _matrix_outputs(
+    console: Console, results: list[matrix.CellResult], args: argparse.Namespace, removed: Sequence[str] = ()
+) -> int:
+    """The table, and every file asked for: the cells' JSON, the night's summary, Markdown, JUnit, HTML."""
+    report.print_matrix(console, results)
     if args.report_json:
         _write_json(args.report_json, [cell.as_dict() for cell in results])
     if args.summary:
         _write(args.summary, report.nightly_markdown(results, removed))
-    return _matrix_outputs(console, results, args)
-
-
-def _matrix_outputs(console: Console, results: list[matrix.CellResult], args: argparse.Namespace) -> int:
-    report.print_matrix(console, results)
     if args.markdown:
         _write(args.markdown, report.matrix_markdown(results))
     if args.junit:

@@ -27,6 +27,8 @@ from harness.settings import Settings
 from harness.verdict import Verdict
 
 VERDICTS = tuple(v.value for v in Verdict)
+# What a cell may expect: a verdict about Kubespray (never unreachable or checks-skipped).
+Expect = Literal["passed", "expected-failure", "unexpected-failure", "unexpected-pass"]
 
 
 class CellSpec(BaseModel):
@@ -34,7 +36,7 @@ class CellSpec(BaseModel):
 
     scenario: str
     ref: str
-    expect: Literal["passed", "expected-failure", "unexpected-failure", "unexpected-pass"] | None = None
+    expect: Expect | None = None
 
     @property
     def label(self) -> str:
@@ -53,7 +55,7 @@ class MovingCells(BaseModel):
 
     scenarios: list[str]
     refs: list[str]
-    expect: Literal["passed", "expected-failure", "unexpected-failure", "unexpected-pass"] = "passed"
+    expect: Expect = "passed"
 
 
 class MatrixFile(BaseModel):

@@ -151,8 +151,7 @@ def watch(
 
 
 def removed_cells(baseline: list[CellResult], tonight: list[CellResult]) -> list[str]:
-    labels = {cell.spec.label for cell in tonight}
-    return [cell.spec.label for cell in baseline if cell.spec.label not in labels]
+    return [change.label for change in compare(baseline, tonight) if change.change == Change.REMOVED_CELL]
 
 
 def _bisect(settings: Settings, finding: Finding, budget: int | None, progress: Callable[[str], None]) -> None:

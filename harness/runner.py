@@ -210,15 +210,9 @@ def _teardown(settings: Settings, context: RunContext, scenario: Scenario, resul
 
 
 def _collect_artifacts(context: RunContext, scenario: Scenario) -> None:
-    """Keep what Kubespray wrote on each node, for the report and for people."""
-    client = provider.connect()
-    for node in scenario.nodes:
-        target = context.run_dir / "artifacts" / node.name
-        for name, path in ARTIFACTS.items():
-            content = provider.read_node_file(client, container_name(node.name, context.run_id), path)
-            if content is not None:
-                target.mkdir(parents=True, exist_ok=True)
-                (target / name).write_text(content)
+    """Keep what Kubespray wrote on each node, for the report and for people (what a node
+    never had, or a node that is gone, is left out)."""
+    steps.copy_node_files(context, scenario, ARTIFACTS, context.run_dir / "artifacts")
 
 
 def _judge(context: RunContext, scenario: Scenario, result: RunResult) -> None:

@@ -124,15 +124,25 @@ def run_phase(context: RunContext, scenario: Scenario, phase: str) -> list[StepR
 
 
 def keep_files_before_deploy(context: RunContext, scenario: Scenario) -> None:
+    missing = copy_node_files(context, scenario, BEFORE_DEPLOY, context.before_deploy_dir)
+    if missing:
+        raise HarnessError(f"cannot read {', '.join(missing)} before the deploy: are the nodes running?")
+
+
+def copy_node_files(context: RunContext, scenario: Scenario, files: dict[str, str], into: Path) -> list[str]:
+    """Copy each node's files (name -> path on the node) to `into/<node>/<name>`; the
+    `node:path` of those that could not be read (node or file missing)."""
     client = provider.connect()
+    missing = []
     for node in scenario.nodes:
-        target = context.before_deploy_dir / node.name
-        target.mkdir(parents=True, exist_ok=True)
-        for name, path in BEFORE_DEPLOY.items():
+        for name, path in files.items():
             content = provider.read_node_file(client, inventory.container_name(node.name, context.run_id), path)
             if content is None:
-                raise HarnessError(f"cannot read {path} on node {node.name} before the deploy: is it running?")
-            (target / name).write_text(content)
+                missing.append(f"{node.name}:{path}")
+                continue
+            (into / node.name).mkdir(parents=True, exist_ok=True)
+            (into / node.name / name).write_text(content)
+    return missing
 
 
 def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Path) -> StepResult:

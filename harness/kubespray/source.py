@@ -174,15 +174,15 @@ RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")  # final releases only, no -
 
 def supported_release_branches(settings: Settings) -> list[str]:
     """The release-X.Y branches Kubespray still supports: the latest three of the clone, oldest first."""
-    branches = _names(settings, "refs/heads/", RELEASE_BRANCH)
-    return [name for name, _ in sorted(branches, key=lambda item: item[1])[-SUPPORTED_RELEASES:]]
+    return _supported_branches(_fetched_clone(settings))
 
 
 def latest_release_tags(settings: Settings) -> list[str]:
     """The latest vX.Y.Z tag of each supported release branch (a branch without one yet is left out)."""
-    tags = _names(settings, "refs/tags/", RELEASE_TAG)
+    repo = _fetched_clone(settings)
+    tags = _names(repo, "refs/tags/", RELEASE_TAG)
     latest = []
-    for branch in supported_release_branches(settings):
+    for branch in _supported_branches(repo):
         minor = tuple(int(part) for part in RELEASE_BRANCH.match(branch).groups())
         of_branch = [(name, version) for name, version in tags if version[:2] == minor]
         if of_branch:
@@ -190,14 +190,23 @@ def latest_release_tags(settings: Settings) -> list[str]:
     return latest
 
 
-def _names(settings: Settings, prefix: str, pattern: re.Pattern[str]) -> list[tuple[str, tuple[int, ...]]]:
+def _fetched_clone(settings: Settings) -> Path:
     repo = ensure_clone(settings)
     with cache_lock(settings, "kubespray"):
         fetch(repo)  # branches move and tags appear: ask the origin first
-    names = git(repo, "for-each-ref", "--format=%(refname)", prefix).split()
+    return repo
+
+
+def _supported_branches(repo: Path) -> list[str]:
+    branches = _names(repo, "refs/heads/", RELEASE_BRANCH)
+    return [name for name, _ in sorted(branches, key=lambda item: item[1])[-SUPPORTED_RELEASES:]]
+
+
+def _names(repo: Path, prefix: str, pattern: re.Pattern[str]) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, version numbers) of the refs under `prefix` whose names match `pattern`."""
     found = []
-    for ref in names:
-        match = pattern.match(ref.removeprefix(prefix))
+    for ref in git(repo, "for-each-ref", "--format=%(refname:lstrip=2)", prefix).split():
+        match = pattern.match(ref)
         if match:
-            found.append((ref.removeprefix(prefix), tuple(int(part) for part in match.groups())))
+            found.append((ref, tuple(int(part) for part in match.groups())))
     return found

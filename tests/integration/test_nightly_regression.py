@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import HARNESS
 
+from harness.kubespray import source
+
 pytestmark = [pytest.mark.integration, pytest.mark.long]
 
 GOOD = "c557adf91"  # a51e7dd07^
@@ -72,9 +74,7 @@ def two_nights(tmp_path_factory, docker_engine, kubespray_clone):
 
 
 def _sha(clone: Path, ref: str) -> str:
-    return subprocess.run(
-        ["git", f"--git-dir={clone}", "rev-parse", ref], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    return source.git(clone, "rev-parse", ref)
 
 
 def test_the_parent_of_the_refactor_passes_the_scale_scenario(two_nights, kubespray_clone):
