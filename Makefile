@@ -8,9 +8,14 @@ BIN    := $(VENV)/bin
 KUBESPRAY_REF ?=
 REF_ARGS := $(if $(KUBESPRAY_REF),--ref $(KUBESPRAY_REF))
 
-.PHONY: setup images scenario-upgrade scenario-scale matrix nightly repro test test-all test-unit test-integration lint clean-runs
+.PHONY: setup molecule-files images scenario scenario-upgrade scenario-scale matrix nightly repro test test-all test-unit test-integration lint clean-runs
 
-setup: $(VENV)/.installed
+# setup also renders each scenario's molecule.yml from its scenario.yml, so that
+# `molecule test -s NAME` works on its own (`harness run` renders before each run).
+setup: $(VENV)/.installed molecule-files
+
+molecule-files: $(VENV)/.installed
+	@$(BIN)/harness molecule-files >/dev/null
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +26,16 @@ $(VENV)/.installed: pyproject.toml
 images: setup
 	$(BIN)/harness images
 
-scenario-upgrade: setup
-	$(BIN)/harness run upgrade-node-based $(REF_ARGS)
+# make scenario NAME=upgrade-node-based-nginx [KUBESPRAY_REF=v2.27.1]
+scenario: setup
+	@test -n "$(NAME)" || { echo "give NAME=<scenario> (harness list shows them)" >&2; exit 2; }
+	$(BIN)/harness run $(NAME) $(REF_ARGS)
 
-scenario-scale: setup
-	$(BIN)/harness run scale-limit $(REF_ARGS)
+scenario-upgrade:
+	@$(MAKE) --no-print-directory scenario NAME=upgrade-node-based
+
+scenario-scale:
+	@$(MAKE) --no-print-directory scenario NAME=scale-limit
 
 JOBS ?= 1
 matrix: setup
@@ -68,7 +78,7 @@ test-integration: setup
 lint: setup
 	$(BIN)/ruff check harness tests scenarios
 	$(BIN)/ruff format --check harness tests scenarios
-	$(BIN)/yamllint -s scenarios images .github .yamllint.yml
+	$(BIN)/yamllint -s scenarios images .github .config .yamllint.yml
 	$(BIN)/ansible-lint --offline scenarios/shared/prepare.yml scenarios/shared/converge.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/nightly.yml
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
 
-from harness import bisect, images, matrix, nightly, report, runner, steps
+from harness import bisect, images, matrix, molecule, nightly, report, runner, steps
 from harness import context as run_context
 from harness import scenario as scenarios
 from harness.errors import EXIT_MISMATCH, HarnessError
@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
         "--expect-fail-host", action="append", default=[], help="a host the task fails on (repeatable: all of them)"
     )
     run.add_argument("--expect-fail-message", help="substring of the expected failure message")
+    run.add_argument(
+        "--keep", action="store_true", help="leave the nodes up after the verdict (harness down RUN_ID removes them)"
+    )
     _add_change_options(run)
     run.set_defaults(func=_cmd_run)
 
@@ -155,8 +158,14 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("directory", type=Path)
     probe.set_defaults(func=_cmd_bisect_probe)
 
+    dn = sub.add_parser("down", help="remove the nodes, network and worktree of a run (one kept with --keep)")
+    dn.add_argument("run_id", help="the run id `harness run` printed (the containers' name suffix)")
+    dn.set_defaults(func=_cmd_down)
     sub.add_parser("images", help="build the node images if their inputs changed").set_defaults(func=_cmd_images)
     sub.add_parser("list", help="list the scenarios").set_defaults(func=_cmd_list)
+    sub.add_parser(
+        "molecule-files", help="render each scenario's molecule.yml from its scenario.yml (for `molecule test -s`)"
+    ).set_defaults(func=_cmd_molecule_files)
 
     step = sub.add_parser("step", help="(called by Molecule's playbooks) run a phase's Kubespray steps")
     step.add_argument("--phase", choices=["prepare", "converge"], required=True)
@@ -204,7 +213,9 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, console: Console) -> 
     changes = _changes(args, settings)
     results = []
     for ref in refs:
-        result = runner.run(settings, args.scenario, ref, expectation, progress=console.print, changes=changes)
+        result = runner.run(
+            settings, args.scenario, ref, expectation, progress=console.print, changes=changes, keep=args.keep
+        )
         report.print_summary(console, result)
         results.append(result)
     if len(results) > 1:
@@ -226,7 +237,7 @@ def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) 
     if args.list:
         print(json.dumps([{"label": c.label, "scenario": c.scenario, "ref": c.ref} for c in cells]))
         return 0
-    out_dir = settings.runs_dir / f"matrix-{time.strftime('%Y%m%d-%H%M%S')}"
+    out_dir = settings.new_run_path("matrix")
     if args.baseline:
         return _nightly(args, settings, console, cells, out_dir)
     if args.summary:
@@ -327,6 +338,16 @@ def _write_json(path: Path, data: object) -> None:
     _write(path, json.dumps(data, indent=2) + "\n")
 
 
+def _cmd_down(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", args.run_id):
+        raise HarnessError(f"{args.run_id!r} is not a run id: give the one `harness run` printed (8 hex digits)")
+    removed = runner.down(settings, args.run_id)
+    if not removed:
+        raise HarnessError(f"nothing of run {args.run_id} is left: no container, network or worktree carries its id")
+    console.print(f"run {args.run_id}: removed {', '.join(removed)}")
+    return 0
+
+
 def _cmd_images(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     built = images.ensure_images(settings, console.print)
     console.print(f"node image: {built.node}\nlb image:   {built.lb}")
@@ -336,6 +357,13 @@ def _cmd_images(args: argparse.Namespace, settings: Settings, console: Console) 
 def _cmd_list(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     for name in scenarios.available(settings.scenarios_dir):
         console.print(f"{name}: {scenarios.load(settings.scenarios_dir, name).description}")
+    return 0
+
+
+def _cmd_molecule_files(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    for name in scenarios.available(settings.scenarios_dir):
+        path = molecule.write_platforms(scenarios.load(settings.scenarios_dir, name))
+        console.print(f"{name}: {path.relative_to(settings.scenarios_dir.parent)}")
     return 0
 
 
@@ -359,10 +387,11 @@ def _cmd_molecule_dependency(args: argparse.Namespace, settings: Settings, conso
     if (run_dir / run_context.CONTEXT_FILE).is_file() and os.environ.get("HARNESS_RUN_DIR"):
         return 0  # `harness run` prepared everything
     scenario = scenarios.load(settings.scenarios_dir, name)
+    molecule.check_platforms_current(scenario)
     ref = os.environ.get("KUBESPRAY_REF") or (scenario.default_refs[-1] if scenario.default_refs else "")
     if not ref:
         raise HarnessError("set KUBESPRAY_REF to the Kubespray tag, branch or sha to run")
     run_id = os.environ.get("HARNESS_RUN_ID", "molecule")
     console.print(f"preparing Kubespray {ref} for {name} in {run_dir}")
-    run_context.prepare(settings, name, ref, run_dir, run_id, log=console.print)
+    run_context.prepare(settings, name, ref, source.resolve(settings, ref), run_dir, run_id, log=console.print)
     return 0

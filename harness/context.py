@@ -106,15 +106,16 @@ def prepare(
     settings: Settings,
     scenario: str,
     ref: str,
+    sha: str,
     run_dir: Path,
     run_id: str,
     log=print,
     changes: tuple[source.Change, ...] = (),
 ) -> RunContext:
-    """Resolve the ref, check out its worktree (with the changes applied), ensure its venv and the images."""
+    """Check out the ref's worktree at `sha`, the one commit the run resolved it to (with the
+    changes applied), and ensure its venv and the images."""
     if settings.connection not in CONNECTIONS:
         raise HarnessError(f"HARNESS_CONNECTION={settings.connection!r} is not one of {', '.join(CONNECTIONS)}")
-    sha = source.resolve(settings, ref)
     node_images = images.ensure_images(settings, log)
     run_dir.mkdir(parents=True, exist_ok=True)
     worktree = run_dir / "kubespray"

@@ -26,6 +26,8 @@ CHECKED = (
     "dns_domain",
     "apiserver_loadbalancer_domain_name",
     "loadbalancer_apiserver",
+    "loadbalancer_apiserver_localhost",  # which localhost balancer checks apply (harness.applicability)
+    "loadbalancer_apiserver_type",
     "populate_inventory_to_hosts_file",  # preinstall's, on refs that still write /etc/hosts
     "populate_loadbalancer_apiserver_to_hosts_file",
 )

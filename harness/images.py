@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
-
 from harness import provider
 from harness.errors import CommandFailed, HarnessError
 from harness.settings import Settings, cache_lock
@@ -80,11 +78,11 @@ def ensure_images(settings: Settings, log: Callable[[str], None] = print) -> Nod
         lb = _ensure_layer(client, settings.images_dir / "lb", "lb", {"NODE_IMAGE": node}, log)
     # A stable alias for molecule.yml's defaults when Molecule runs without the harness.
     for tag in (node, lb):
-        client.images.get(tag).tag(tag.partition(":")[0], CURRENT)
+        provider.tag_image(client, tag, f"{tag.partition(':')[0]}:{CURRENT}")
     return NodeImages(node=node, lb=lb)
 
 
-def _ensure_base(client: docker.DockerClient, settings: Settings, log: Callable[[str], None]) -> str:
+def _ensure_base(client: provider.Client, settings: Settings, log: Callable[[str], None]) -> str:
     tags = base_tags(settings)
     wanted = settings.base_image_source
     candidates = ["debootstrap", "registry"] if wanted == "auto" else [wanted]
@@ -104,7 +102,7 @@ def _ensure_base(client: docker.DockerClient, settings: Settings, log: Callable[
     return tags["debootstrap"]
 
 
-def _debootstrap_base(client: docker.DockerClient, settings: Settings, tag: str) -> None:
+def _debootstrap_base(client: provider.Client, settings: Settings, tag: str) -> None:
     if shutil.which("debootstrap") is None:
         raise HarnessError(
             "debootstrap is not installed and no registry serves debian:bullseye: apt-get install debootstrap (as root)"
@@ -125,7 +123,7 @@ def _debootstrap_base(client: docker.DockerClient, settings: Settings, tag: str)
 
 
 def _ensure_layer(
-    client: docker.DockerClient, context: Path, name: str, buildargs: dict[str, str], log: Callable[[str], None]
+    client: provider.Client, context: Path, name: str, buildargs: dict[str, str], log: Callable[[str], None]
 ) -> str:
     tag = f"{REPOSITORY}/{name}:" + context_digest(context, *buildargs.values())
     if not provider.image_exists(client, tag):

@@ -1,8 +1,9 @@
 """A normal Kubespray inventory for a scenario's nodes in one run.
 
-Hosts keep the scenario's names (km-1, kw-1, ...) and reach their container
-through the docker connection. No `ip`/`access_ip` is set: Kubespray derives
-addresses from facts, as on the field reports' clusters.
+Hosts keep the scenario's names (km-1, kw-1, ...) and are reached over SSH at their
+container's address with the run's key (or with `docker exec`, HARNESS_CONNECTION=docker).
+No `ip`/`access_ip` is set: Kubespray derives addresses from facts, as on the field
+reports' clusters.
 """
 
 from __future__ import annotations

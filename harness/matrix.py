@@ -24,6 +24,7 @@ from harness import scenario as scenarios
 from harness.errors import HarnessError
 from harness.kubespray import source
 from harness.settings import Settings
+from harness.text import validation_problem
 from harness.verdict import Verdict
 
 VERDICTS = tuple(v.value for v in Verdict)
@@ -140,9 +141,7 @@ def load(path: Path, scenarios_dir: Path, list_refs: RefLister | None = None) ->
     try:
         parsed = MatrixFile.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        raise HarnessError(f"{path}: {where}: {error['msg']}") from exc
+        raise HarnessError(f"{path}: {validation_problem(exc)}") from exc
     cells = list(parsed.cells)
     if list_refs is not None:
         cells += [cell for moving in parsed.moving for cell in _expand(moving, list_refs)]
@@ -275,16 +274,20 @@ def _run_cell(result: CellResult, out_dir: Path, progress: Callable[[str], None]
 
 
 def read_reports(paths: list[Path]) -> list[CellResult]:
-    """Cells from one or more `--report-json` files of `harness matrix`, in order."""
+    """Cells from `--report-json` files of `harness matrix` or `harness run`, or a run's report.json, in order."""
     cells = []
     for path in paths:
         try:
             entries = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise HarnessError(f"cannot read matrix report {path}: {exc}") from exc
+        entries = [entries] if isinstance(entries, dict) else entries  # one run's report.json
         if not isinstance(entries, list) or not all(
             isinstance(e, dict) and e.get("expected") in VERDICTS and "sha" in e for e in entries
         ):
-            raise HarnessError(f"{path} is not a matrix report (a list of cells from harness matrix --report-json)")
+            raise HarnessError(
+                f"{path} is not a run or matrix report (report.json of a run, or --report-json of harness run or "
+                "matrix); a report.json from before its `schema` field says its expectation in words: run it again"
+            )
         cells += [CellResult.from_dict(entry) for entry in entries]
     return cells

@@ -1,4 +1,11 @@
-"""Driving Molecule, which owns the nodes' lifecycle: one call per action, timed."""
+"""Driving Molecule, which owns the nodes' lifecycle: one call per action, timed.
+
+A scenario's Molecule configuration is Molecule's shared base config
+(`.config/molecule/config.yml`) under the scenario's platforms, which the harness renders
+from scenario.yml into `scenarios/<name>/molecule.yml` (not kept in git: scenario.yml is
+the one source) before every run, and for all scenarios at `make setup` so that
+`molecule test -s NAME` works on its own.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +19,57 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
+
 from harness.context import RunContext
+from harness.errors import HarnessError
+from harness.scenario import Scenario
+from harness.settings import PROJECT_ROOT, environ_without_ansible_settings
 
 # The lifecycle as data: verify runs only when every step before it passed; the
 # runner removes the nodes by their label in its finally (see runner._teardown).
 SEQUENCE = ("create", "prepare", "converge", "verify")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+BASE_CONFIG = PROJECT_ROOT / ".config" / "molecule" / "config.yml"
+PLATFORMS_FILE = "molecule.yml"
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("harness", "templates"),
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def render_platforms(scenario: Scenario) -> str:
+    """The scenario's molecule.yml: one platform per node, named and grouped as scenario.yml says."""
+    nodes = [
+        {"name": node.name, "groups": node.molecule_groups, "loadbalancer": node.role == "loadbalancer"}
+        for node in scenario.nodes
+    ]
+    return _TEMPLATES.get_template("molecule.yml.j2").render(nodes=nodes)
+
+
+def write_platforms(scenario: Scenario) -> Path:
+    """Render the scenario's molecule.yml where Molecule looks for it (only if it changed)."""
+    path = scenario.directory / PLATFORMS_FILE
+    text = render_platforms(scenario)
+    if not path.is_file() or path.read_text() != text:
+        # Atomically: the cells of a matrix render the same file while others read it.
+        partial = path.with_name(f".{PLATFORMS_FILE}.{os.getpid()}")
+        partial.write_text(text)
+        partial.replace(path)
+    return path
+
+
+def check_platforms_current(scenario: Scenario) -> None:
+    """Standalone Molecule read molecule.yml before the harness could render it: a stale file
+    means nodes that scenario.yml no longer describes. Render it, and say to start again."""
+    path = scenario.directory / PLATFORMS_FILE
+    stale = not path.is_file() or path.read_text() != render_platforms(scenario)
+    if stale:
+        write_platforms(scenario)
+        raise HarnessError(f"{path} did not match scenario.yml (written anew now): run the same molecule command again")
 
 
 @dataclass(frozen=True)
@@ -29,7 +81,7 @@ class ActionResult:
 
 
 def molecule_env(context: RunContext) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
+    env = environ_without_ansible_settings()
     bin_dir = str(Path(sys.executable).parent)  # molecule calls ansible-config from PATH
     env.update(
         PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
@@ -46,7 +98,8 @@ def molecule_env(context: RunContext) -> dict[str, str]:
 def run_action(context: RunContext, action: str) -> ActionResult:
     context.logs_dir.mkdir(parents=True, exist_ok=True)
     log = context.logs_dir / f"molecule-{action}.log"
-    argv = [str(Path(sys.executable).parent / "molecule"), action, "-s", context.scenario]
+    molecule_bin = str(Path(sys.executable).parent / "molecule")
+    argv = [molecule_bin, "--base-config", str(BASE_CONFIG), action, "-s", context.scenario]
     started = time.monotonic()
     with log.open("w") as out:
         # Own process group: on Ctrl-C the whole tree (Molecule, its

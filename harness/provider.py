@@ -1,9 +1,9 @@
 """Everything the harness itself asks of the container engine, in one place.
 
-Molecule's docker driver creates and destroys the nodes; the harness only
-builds images, checks that a run's names are free, reads node addresses and
-removes whatever carries a run's label. Swapping in Podman means another
-module with these functions.
+Molecule's docker driver creates the nodes; the harness builds images, checks that a run's
+names are free, reads node addresses and files, and removes whatever carries a run's label.
+No other module of the harness calls Docker (images, steps and the runner come here), so
+another engine means another module with these functions.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ from pathlib import Path
 
 import docker
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
+from docker.models.containers import Container
 
 from harness.errors import HarnessError
 
+Client = docker.DockerClient
 RUN_LABEL = "kubespray-harness.run-id"
 IMAGE_LABEL = "kubespray-harness.inputs"
 
 
-def connect() -> docker.DockerClient:
+def connect() -> Client:
     try:
         client = docker.from_env()
         client.ping()
@@ -33,7 +35,7 @@ def connect() -> docker.DockerClient:
     return client
 
 
-def image_exists(client: docker.DockerClient, tag: str) -> bool:
+def image_exists(client: Client, tag: str) -> bool:
     try:
         client.images.get(tag)
     except ImageNotFound:
@@ -41,7 +43,7 @@ def image_exists(client: docker.DockerClient, tag: str) -> bool:
     return True
 
 
-def try_pull(client: docker.DockerClient, reference: str) -> bool:
+def try_pull(client: Client, reference: str) -> bool:
     """True when the image is local or a registry served it."""
     if image_exists(client, reference):
         return True
@@ -52,7 +54,7 @@ def try_pull(client: docker.DockerClient, reference: str) -> bool:
     return True
 
 
-def build_image(client: docker.DockerClient, context: Path, tag: str, buildargs: dict[str, str], inputs: str) -> None:
+def build_image(client: Client, context: Path, tag: str, buildargs: dict[str, str], inputs: str) -> None:
     try:
         client.images.build(
             path=str(context),
@@ -67,7 +69,12 @@ def build_image(client: docker.DockerClient, context: Path, tag: str, buildargs:
         raise HarnessError(f"building image {tag} failed: {exc.msg}", log_tail=log[-3000:]) from exc
 
 
-def import_rootfs(client: docker.DockerClient, tarball: Path, tag: str, inputs: str) -> None:
+def tag_image(client: Client, tag: str, alias: str) -> None:
+    repository, _, version = alias.partition(":")
+    client.images.get(tag).tag(repository, version)
+
+
+def import_rootfs(client: Client, tarball: Path, tag: str, inputs: str) -> None:
     repository, _, version = tag.partition(":")
     client.api.import_image(
         src=str(tarball),
@@ -77,7 +84,7 @@ def import_rootfs(client: docker.DockerClient, tarball: Path, tag: str, inputs: 
     )
 
 
-def assert_names_free(client: docker.DockerClient, containers: list[str], network: str) -> None:
+def assert_names_free(client: Client, containers: list[str], network: str) -> None:
     taken = [name for name in containers if _container(client, name) is not None]
     if taken:
         raise HarnessError(
@@ -90,22 +97,46 @@ def assert_names_free(client: docker.DockerClient, containers: list[str], networ
 
 
 @dataclass(frozen=True)
-class NodeAddress:
-    container: str
-    hostname: str
-    address: str
+class Node:
+    """One running node of a run, as the engine sees it (kind's Node handle): what the harness
+    does on a node goes through here, never through Docker's client elsewhere."""
+
+    container: Container
+    name: str  # the node's hostname, which is its Kubespray name
+    address: str  # on the run's network; "" if the node is not attached to it
+
+    def exec(self, argv: list[str]) -> tuple[int, str]:
+        exit_code, output = self.container.exec_run(argv)
+        return exit_code, output.decode(errors="replace")
+
+    def read_file(self, path: str) -> str | None:
+        """The file's content, or None if it is missing."""
+        exit_code, content = self.exec(["cat", path])
+        return content if exit_code == 0 else None
+
+    def authorize_ssh_key(self, public_key: str) -> None:
+        """Let the holder of the run's key log in to the node as root."""
+        # $HOME: the node's root home, as `docker exec` sets it for the image's user.
+        script = (
+            'keys="$HOME/.ssh/authorized_keys" && umask 077 && mkdir -p "$HOME/.ssh" && touch "$keys" && '
+            '{ grep -qxF "$1" "$keys" || printf "%s\\n" "$1" >> "$keys"; }'
+        )
+        exit_code, output = self.exec(["sh", "-c", script, "authorize", public_key.strip()])
+        if exit_code != 0:
+            raise HarnessError(f"cannot authorize the run's SSH key on {self.container.name}: {output}")
 
 
-def node_addresses(client: docker.DockerClient, run_id: str, network: str) -> list[NodeAddress]:
-    nodes = []
+def run_nodes(client: Client, run_id: str, network: str) -> dict[str, Node]:
+    """The run's running nodes by name."""
+    nodes = {}
     for container in client.containers.list(filters={"label": f"{RUN_LABEL}={run_id}"}):
         attrs = container.attrs
-        ip = attrs["NetworkSettings"]["Networks"].get(network, {}).get("IPAddress", "")
-        nodes.append(NodeAddress(container.name, attrs["Config"]["Hostname"], ip))
-    return sorted(nodes, key=lambda node: node.hostname)
+        address = attrs["NetworkSettings"]["Networks"].get(network, {}).get("IPAddress", "")
+        nodes[attrs["Config"]["Hostname"]] = Node(container, attrs["Config"]["Hostname"], address)
+    return nodes
 
 
-def remove_run(client: docker.DockerClient, run_id: str) -> int:
+def remove_run(client: Client, run_id: str) -> int:
     """Remove every container, network and volume labelled with the run id."""
     selector = {"label": f"{RUN_LABEL}={run_id}"}
     removed = 0
@@ -121,7 +152,7 @@ def remove_run(client: docker.DockerClient, run_id: str) -> int:
     return removed
 
 
-def _container(client: docker.DockerClient, name: str):
+def _container(client: Client, name: str):
     try:
         return client.containers.get(name)
     except NotFound:
@@ -131,24 +162,3 @@ def _container(client: docker.DockerClient, name: str):
 def _ignore_gone(action) -> None:
     with contextlib.suppress(NotFound):  # removed meanwhile by Molecule's destroy
         action()
-
-
-def read_node_file(client: docker.DockerClient, container: str, path: str) -> str | None:
-    """A file's content inside a running node, or None if the node or file is missing."""
-    node = _container(client, container)
-    if node is None or node.status != "running":
-        return None
-    exit_code, output = node.exec_run(["cat", path])
-    return output.decode(errors="replace") if exit_code == 0 else None
-
-
-def authorize_ssh_key(client: docker.DockerClient, container: str, public_key: str) -> None:
-    """Let the holder of the run's key log in to the node as root."""
-    # $HOME: the node's root home, as `docker exec` sets it for the image's user.
-    script = (
-        'keys="$HOME/.ssh/authorized_keys" && umask 077 && mkdir -p "$HOME/.ssh" && touch "$keys" && '
-        '{ grep -qxF "$1" "$keys" || printf "%s\\n" "$1" >> "$keys"; }'
-    )
-    exit_code, output = client.containers.get(container).exec_run(["sh", "-c", script, "authorize", public_key.strip()])
-    if exit_code != 0:
-        raise HarnessError(f"cannot authorize the run's SSH key on {container}: {output.decode(errors='replace')}")

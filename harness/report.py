@@ -16,6 +16,7 @@ from rich.table import Table
 
 from harness.kubespray import source
 from harness.runner import RunResult
+from harness.text import one_line
 
 
 def write_json(results: list[RunResult], path: Path) -> None:
@@ -49,7 +50,7 @@ def print_verdict(console: Console, result: RunResult) -> None:
         console.print(f"  step:    {result.failed_step}", markup=False)
         hosts = f"  (hosts {', '.join(result.failed_hosts)})" if result.failed_hosts else ""
         console.print(f"  task:    {result.failed_task}{hosts}", markup=False)
-        console.print(f"  message: {_one_line(result.failed_message or '')}", markup=False)
+        console.print(f"  message: {one_line(result.failed_message or '')}", markup=False)
         console.print(f"  log:     {result.failed_log}", markup=False)
     for difference in result.differences:
         console.print(f"  differs: {difference}", markup=False)
@@ -76,7 +77,7 @@ def print_repro(console: Console, data: dict[str, Any]) -> None:
     if data["failed_task"]:
         hosts = ", ".join(data["failed_hosts"]) or "-"
         run = f"TASK [{data['failed_task']}] in step {data['failed_step']} on {hosts}"
-        console.print(f"  this run: {run}: {_one_line(data['failed_message'] or '')}", markup=False)
+        console.print(f"  this run: {run}: {one_line(data['failed_message'] or '')}", markup=False)
     for difference in data["differences"]:
         console.print(f"  differs:  {difference}", markup=False)
     console.print(f"  ref:      {data['ref']} ({data['sha'][:12]}){source.with_changes(data['changes'])}", markup=False)
@@ -140,11 +141,6 @@ def _checks_line(checks: dict[str, Any]) -> str:
 
 def _reasons(not_applicable: dict[str, str]) -> str:
     return "; ".join(sorted(set(not_applicable.values())))
-
-
-def _one_line(text: str, limit: int = 400) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 # --- the matrix: one row (or testcase) per cell ----------------------------------------------
@@ -238,7 +234,7 @@ def nightly_markdown(cells: Sequence[Any], removed: Sequence[str] = ()) -> str:
                 f"- **{cell.spec.label}** at `{cell.sha[:12]}`: {cell.verdict} (expected {cell.expected}), "
                 f"step {report.get('failed_step')}, task `{report.get('failed_task')}` "
                 f"on {', '.join(report.get('failed_hosts') or []) or '-'}: "
-                f"{_one_line(report.get('failed_message') or '', 200)}"
+                f"{one_line(report.get('failed_message') or '', 200)}"
             )
             if status == "regression":
                 lines.append(f"  - {culprit_line(cell.night)}")

@@ -28,8 +28,10 @@ from harness.scenario import Expectation, Scenario
 from harness.settings import Settings
 from harness.verdict import Outcome, Verdict, decide, matches_expectation
 
-ARTIFACTS = {"haproxy.cfg": "/etc/haproxy/haproxy.cfg", "hosts": "/etc/hosts"}
+ARTIFACTS = {"haproxy.cfg": "/etc/haproxy/haproxy.cfg", "nginx.conf": "/etc/nginx/nginx.conf", "hosts": "/etc/hosts"}
 REPORT_FILE = "report.json"  # in every run directory, whatever command ran it
+# report.json's version: `expected` is the verdict the run should get, `expectation` says it in words.
+REPORT_SCHEMA = 1
 
 
 @dataclass
@@ -71,15 +73,19 @@ class RunResult:
         return self.failed_hosts[0] if self.failed_hosts else None
 
     def as_dict(self) -> dict[str, Any]:
-        """report.json: the contract of a run (README, "Verdicts are earned")."""
+        """report.json: the contract of a run (README, "Verdicts are earned"); a matrix cell is
+        the same with the cell's fields added, so `harness matrix-report` reads either."""
+        expected = Verdict.PASSED if self.expected.passes else Verdict.EXPECTED_FAILURE
         return {
+            "schema": REPORT_SCHEMA,
             "scenario": self.scenario,
             "ref": self.ref,
             "sha": self.sha,
             "changes": self.changes,
             "run_id": self.run_id,
             "verdict": self.verdict.value if self.verdict else None,
-            "expected": self.expected.describe(),
+            "expected": expected.value,
+            "expectation": self.expected.describe(),
             "matches": self.matches,
             "failed_step": self.failed_step,
             "failed_task": self.failed_task,
@@ -111,7 +117,7 @@ def expectation_for(settings: Settings, scenario: Scenario, ref: str, sha: str) 
 
 def run_dir_for(settings: Settings, scenario: str, ref: str, run_id: str) -> Path:
     safe_ref = re.sub(r"[^A-Za-z0-9._-]", "_", ref)
-    return settings.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario}-{safe_ref}-{run_id}"
+    return settings.new_run_path(scenario, safe_ref, run_id)
 
 
 def run(
@@ -121,9 +127,15 @@ def run(
     expect: Expectation | None = None,
     progress: Callable[[str], None] = print,
     changes: tuple[source.Change, ...] = (),
+    sha: str | None = None,
+    keep: bool = False,
 ) -> RunResult:
+    """Run a scenario at a ref: at `sha` when the caller resolved it already (the ref is
+    resolved once per run, so a moving branch cannot give the report and the worktree two commits).
+    With `keep`, a run that got to its end leaves its nodes running for a person to look inside
+    (`harness down RUN_ID` removes them); an interrupted one is removed all the same."""
     scenario = scenarios.load(settings.scenarios_dir, scenario_name)
-    sha = source.resolve(settings, ref)
+    sha = sha or source.resolve(settings, ref)
     # The scenario's expectations are for the unchanged refs; a change under test is meant to fix.
     expectation = expect or (Expectation() if changes else expectation_for(settings, scenario, ref, sha))
     if expectation is None:
@@ -140,6 +152,7 @@ def run(
     provider.assert_names_free(
         client, [container_name(node.name, run_id) for node in scenario.nodes], network_name(run_id)
     )
+    molecule.write_platforms(scenario)
     run_dir = run_dir_for(settings, scenario_name, ref, run_id)
     result = RunResult(scenario_name, ref, sha, run_id, run_dir.resolve(), expectation)
     result.changes = [change.describe() for change in changes]
@@ -149,19 +162,53 @@ def run(
 
     started = time.monotonic()
     try:
-        context = run_context.prepare(settings, scenario_name, ref, run_dir, run_id, log=progress, changes=changes)
+        context = run_context.prepare(settings, scenario_name, ref, sha, run_dir, run_id, log=progress, changes=changes)
     except BaseException:
         source.remove_worktree(settings, run_dir / "kubespray")
         raise
     _record(result, progress, Timing("setup", round(time.monotonic() - started, 1), 0))
+    finished = False
     try:
         _lifecycle(context, scenario, result, progress)
+        finished = True
     finally:
-        _teardown(settings, context, scenario, result, progress)
+        if finished and keep:
+            _keep_nodes(context, scenario, progress)
+        else:
+            _teardown(settings, context, scenario, result, progress)
     result.wall_seconds = round(time.monotonic() - started, 1)
     _judge(context, scenario, result)
     (result.run_dir / REPORT_FILE).write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     return result
+
+
+def _keep_nodes(context: RunContext, scenario: Scenario, progress: Callable[[str], None]) -> None:
+    _collect_artifacts(context, scenario)
+    molecule.stop_run_processes(context.run_id)  # nothing of the run goes on working on the nodes
+    first = container_name(scenario.nodes[0].name, context.run_id)
+    progress(f"nodes kept: enter one with `docker exec -it {first} bash` (containers *-{context.run_id})")
+    progress(f"remove them with `harness down {context.run_id}`")
+
+
+def down(settings: Settings, run_id: str) -> list[str]:
+    """Remove what a run left: its processes, containers, network, worktree and SSH sockets."""
+    removed = []
+    killed = molecule.stop_run_processes(run_id)
+    if killed:
+        removed.append(f"{killed} process(es)")
+    objects = provider.remove_run(provider.connect(), run_id)
+    if objects:
+        removed.append(f"{objects} container(s), network(s) and volume(s)")
+    for run_dir in sorted(settings.runs_dir.glob(f"*-{run_id}")):
+        context_file = run_dir / run_context.CONTEXT_FILE
+        if not context_file.is_file():
+            continue
+        context = RunContext.load(run_dir)
+        shutil.rmtree(context.ssh_control_dir, ignore_errors=True)
+        if (context.worktree / ".git").exists():
+            source.remove_worktree(settings, context.worktree)
+            removed.append(f"worktree {context.worktree}")
+    return removed
 
 
 def _lifecycle(context: RunContext, scenario: Scenario, result: RunResult, progress: Callable[[str], None]) -> None:

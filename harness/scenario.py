@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import HarnessError
+from harness.text import validation_problem
 
 # Kubespray inventory groups each node role belongs to. The load balancer is
 # not a Kubespray host: it only sits in front of the control planes.
@@ -44,6 +45,11 @@ class Node(Strict):
     @property
     def groups(self) -> list[str]:
         return ROLE_GROUPS[self.role] if self.explicit_groups is None else self.explicit_groups
+
+    @property
+    def molecule_groups(self) -> list[str]:
+        """The groups of the node's Molecule platform (the load balancer's is `lb`)."""
+        return self.groups or ["lb"]
 
 
 class Step(Strict):
@@ -219,8 +225,7 @@ def load(scenarios_dir: Path, name: str) -> Scenario:
     try:
         scenario = Scenario(name=name, directory=path.parent, **data)
     except ValidationError as exc:
-        raise HarnessError(f"{path}: {_first_problem(exc)}") from exc
-    check_platforms(scenario)
+        raise HarnessError(f"{path}: {validation_problem(exc)}") from exc
     return scenario
 
 
@@ -241,38 +246,3 @@ def _with_group_var_files(directory: Path, inline: object) -> object:
     for group, variables in (inline or {}).items():
         merged[group] = {**merged.get(group, {}), **(variables or {})}
     return merged
-
-
-def molecule_groups(node: Node) -> list[str]:
-    """The groups a node's Molecule platform carries (the load balancer's is `lb`)."""
-    return node.groups or ["lb"]
-
-
-def check_platforms(scenario: Scenario) -> None:
-    """molecule.yml's platforms must be scenario.yml's nodes: same names, same groups."""
-    path = scenario.directory / "molecule.yml"
-    if not path.is_file():
-        raise HarnessError(f"{path} is missing: each scenario folder holds a molecule.yml with its platforms")
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise HarnessError(f"{path} is not valid YAML: {exc}") from exc
-    platforms = document.get("platforms") if isinstance(document, dict) else None
-    if not isinstance(platforms, list) or not all(isinstance(p, dict) for p in platforms):
-        raise HarnessError(f"{path}: 'platforms' must be a list of platform mappings")
-    hostnames = [platform.get("hostname") for platform in platforms]
-    if len(set(hostnames)) != len(hostnames):
-        raise HarnessError(f"{path}: a platform hostname is used twice: {hostnames}")
-    declared = {platform.get("hostname"): sorted(platform.get("groups") or []) for platform in platforms}
-    wanted = {node.name: sorted(molecule_groups(node)) for node in scenario.nodes}
-    if declared != wanted:
-        raise HarnessError(
-            f"{path}: platforms (hostname: groups) {declared} do not match scenario.yml's nodes {wanted}"
-        )
-
-
-def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message

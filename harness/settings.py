@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +48,16 @@ class Settings:
     @property
     def images_dir(self) -> Path:
         return PROJECT_ROOT / "images"
+
+    def new_run_path(self, *names: str) -> Path:
+        """`<runs>/<time>-<names...>`: run directories sort by when they started."""
+        return self.runs_dir / "-".join([time.strftime("%Y%m%d-%H%M%S"), *names])
+
+
+def environ_without_ansible_settings() -> dict[str, str]:
+    """This process's environment without ANSIBLE_* and MOLECULE_* variables: Molecule's own
+    Ansible settings (or a user's) must not leak into another Ansible run."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "MOLECULE_"))}
 
 
 @contextmanager

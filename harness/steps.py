@@ -19,6 +19,7 @@ from harness import events, hostvars, inventory, provider
 from harness.context import RunContext
 from harness.errors import HarnessError
 from harness.scenario import Scenario, Step
+from harness.settings import environ_without_ansible_settings
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,7 @@ class StepResult:
 
 
 def ansible_env(context: RunContext, events_file: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for key in [k for k in env if k.startswith(("ANSIBLE_", "MOLECULE_"))]:
-        del env[key]  # Molecule's own Ansible settings must not leak into Kubespray's run
+    env = environ_without_ansible_settings()
     env.update(
         VIRTUAL_ENV=str(context.venv),
         PATH=f"{context.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
@@ -79,9 +78,8 @@ def playbook_argv(context: RunContext, scenario: Scenario, step: Step, hosts_fil
 
 def inventory_for_step(context: RunContext, scenario: Scenario, step: Step) -> Path:
     """Kubespray's inventory as it stands at this step (nodes join at their `joins_at` step)."""
-    client = provider.connect()
-    nodes = provider.node_addresses(client, context.run_id, context.network)
-    addresses = {node.hostname: node.address for node in nodes}
+    nodes = provider.run_nodes(provider.connect(), context.run_id, context.network)
+    addresses = {name: node.address for name, node in sorted(nodes.items())}
     missing = [node.name for node in scenario.nodes if not addresses.get(node.name)]
     if missing:
         raise HarnessError(f"nodes not running on network {context.network}: {', '.join(missing)}")
@@ -90,7 +88,7 @@ def inventory_for_step(context: RunContext, scenario: Scenario, step: Step) -> P
     if context.connection == "ssh":
         public_key = context.ssh_key.with_suffix(".pub").read_text()
         for node in scenario.kubespray_nodes(step):
-            provider.authorize_ssh_key(client, inventory.container_name(node.name, context.run_id), public_key)
+            nodes[node.name].authorize_ssh_key(public_key)
         ssh = inventory.SshAccess(context.ssh_key, addresses)
     return inventory.write_inventory(
         context.inventory_dir, scenario, context.run_id, addresses, context.worktree, ssh, step
@@ -132,11 +130,11 @@ def keep_files_before_deploy(context: RunContext, scenario: Scenario) -> None:
 def copy_node_files(context: RunContext, scenario: Scenario, files: dict[str, str], into: Path) -> list[str]:
     """Copy each node's files (name -> path on the node) to `into/<node>/<name>`; the
     `node:path` of those that could not be read (node or file missing)."""
-    client = provider.connect()
+    running = provider.run_nodes(provider.connect(), context.run_id, context.network)
     missing = []
     for node in scenario.nodes:
         for name, path in files.items():
-            content = provider.read_node_file(client, inventory.container_name(node.name, context.run_id), path)
+            content = running[node.name].read_file(path) if node.name in running else None
             if content is None:
                 missing.append(f"{node.name}:{path}")
                 continue

@@ -22,46 +22,41 @@ from testinfra.utils.ansible_runner import AnsibleRunner
 from harness import context as run_context
 from harness import scenario as scenarios
 from harness import steps
+from harness.applicability import RunFacts
 from harness.checks import NOT_APPLICABLE_FILE
 from harness.kubespray import tasks
 from harness.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).parent / "shared"))
 
-# Checks that hold only where the run's Kubespray does a thing carry
-# `@pytest.mark.applies_when(inventory_block=True)` (fields of tasks.EtcHostsTasks); the others
-# are deselected, named in the run's checks-not-applicable.json, and never counted as passed.
+# A check module, or one check, says which runs it applies to with
+# `pytest.mark.applies_when(...)`, on facts of harness.applicability.RunFacts (load balancer
+# node, the workers' localhost balancer, what the ref writes into /etc/hosts). Checks that do
+# not apply are deselected, named in the run's checks-not-applicable.json with the reason,
+# and never counted as passed.
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "applies_when(**writes): a check that holds only where the run's Kubespray makes these writes"
+        "markers", "applies_when(**facts): a check that holds only on runs with these facts (harness.applicability)"
     )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    conditional = [item for item in items if item.get_closest_marker("applies_when")]
-    if not conditional:
-        return
-    context, writes = _current_run()[0], _etc_hosts_writes()
+    context = _current_run()[0]
+    facts = _run_facts()
     not_applicable = {}
-    for item in conditional:
-        wanted = item.get_closest_marker("applies_when").kwargs
-        differing = {name: value for name, value in wanted.items() if getattr(writes, name) != value}
-        if differing:
-            not_applicable[item.name] = _why_not(context.ref, differing)
+    for item in items:
+        wanted = {}
+        for marker in reversed(list(item.iter_markers("applies_when"))):  # the check's own over its module's
+            wanted.update(marker.kwargs)
+        why = facts.unmet(context.ref, wanted)
+        if why:
+            not_applicable[item.name] = why
     (context.run_dir / NOT_APPLICABLE_FILE).write_text(json.dumps(not_applicable, indent=2) + "\n")
     if not_applicable:
         config.hook.pytest_deselected(items=[item for item in items if item.name in not_applicable])
         items[:] = [item for item in items if item.name not in not_applicable]
-
-
-def _why_not(ref: str, differing: dict[str, bool]) -> str:
-    writes = {"inventory_block": "its inventory block", "apiserver_name": "the API server's name"}
-    return "; ".join(
-        f"Kubespray at {ref} {'does not write' if wanted else 'writes'} {writes[name]} into /etc/hosts"
-        for name, wanted in differing.items()
-    )
 
 
 @functools.cache
@@ -77,11 +72,12 @@ def _run_variables() -> dict[str, dict[str, Any]]:
 
 
 @functools.cache
-def _etc_hosts_writes() -> tasks.EtcHostsTasks:
+def _run_facts() -> RunFacts:
     context, scenario = _current_run()
     cluster = {node.name for node in scenario.kubespray_nodes()}
     ref_tasks = tasks.etc_hosts_tasks(context.worktree, scenario.tags or None)
-    return tasks.etc_hosts_writes(ref_tasks, {h: v for h, v in _run_variables().items() if h in cluster})
+    writes = tasks.etc_hosts_writes(ref_tasks, {h: v for h, v in _run_variables().items() if h in cluster})
+    return RunFacts.of_run(scenario, _run_variables(), writes)
 
 
 @pytest.fixture(scope="session")
@@ -155,6 +151,36 @@ def node_name() -> Callable[..., str]:
         return names[key]
 
     return name
+
+
+@pytest.fixture(scope="session")
+def api_servers(control_planes: dict[str, str], run_variables: dict[str, dict[str, Any]]) -> dict[str, tuple[str, int]]:
+    """Each control plane's API server: its address and the port the run gives it."""
+    return {name: (address, run_variables[name]["kube_apiserver_port"]) for name, address in control_planes.items()}
+
+
+@pytest.fixture(scope="session")
+def balancer_port(variables_of) -> Callable[..., int]:
+    """The port a node's localhost API server balancer listens on (the API server's by default)."""
+
+    def port(host) -> int:
+        variables = variables_of(host)
+        return variables.get("loadbalancer_apiserver_port", variables["kube_apiserver_port"])
+
+    return port
+
+
+@pytest.fixture(scope="session")
+def written_file(node_name) -> Callable[..., str]:
+    """A file Kubespray must have written on the node: its content, or the check fails saying it is missing."""
+
+    def content(host, path: str) -> str:
+        file = host.file(path)
+        if not file.exists:
+            pytest.fail(f"{path} is missing on {node_name(host)}")
+        return file.content_string
+
+    return content
 
 
 @pytest.fixture(scope="session")

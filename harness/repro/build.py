@@ -1,4 +1,4 @@
-"""A bug report made into a scenario folder: scenario.yml, molecule.yml and tests/.
+"""A bug report made into a scenario folder: one scenario.yml.
 
 One container per host of the report's inventory, same names and groups; the
 report's addresses become `<< address('host') >>` placeholders, filled in with
@@ -10,13 +10,11 @@ the variables point at becomes a load balancer node. Steps: deploy
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import yaml
 
 from harness.errors import HarnessError
@@ -32,20 +30,6 @@ from harness.scenario import NODE_NAME_RE, FailureExpectation
 RUNNABLE_TAGS = ["asserts", "facts", "etchosts", "haproxy"]
 ADDRESS_VARS = ("ansible_host", "ansible_ssh_host", "ip", "access_ip")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("harness", "templates"),
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    autoescape=False,
-)
-# A spec module applies when its condition holds for the scenario being written.
-SPECS = {
-    "etc_hosts": ("ansible://kube_control_plane", "ansible://kube_node"),
-    "apiserver_name": ("ansible://kube_control_plane", "ansible://kube_node"),
-    "worker_haproxy": ("ansible://kube_node",),
-    "loadbalancer": ("ansible://lb",),
-}
 
 
 @dataclass
@@ -60,10 +44,6 @@ class Plan:
     failure: ReportedFailure
     failure_step: str
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def has_loadbalancer(self) -> bool:
-        return any(node["role"] == "loadbalancer" for node in self.nodes)
 
     def expected_failure(self) -> FailureExpectation:
         """The report's failure, where the report saw it: its task, step, hosts, and message or rc."""
@@ -229,17 +209,10 @@ def _node(host: ReportHost, joins_at: str | None, addresses: dict[str, str], not
 
 
 def write(plan: Plan, directory: Path, source: str) -> Path:
-    """The scenario folder, as a person would write it: scenario.yml, molecule.yml, tests/."""
+    """The scenario folder, as a person would write it: its scenario.yml. (The host checks
+    that apply are chosen from the run's variables, as for any scenario.)"""
     directory.mkdir(parents=True)
     (directory / "scenario.yml").write_text(_scenario_yaml(plan, source))
-    nodes = [{**node, "molecule_groups": node.get("groups") or ["lb"]} for node in plan.nodes]
-    molecule = _TEMPLATES.get_template("molecule.yml.j2").render(nodes=nodes, source=source)
-    (directory / "molecule.yml").write_text(molecule)
-    tests = directory / "tests"
-    tests.mkdir()
-    for spec, hosts in SPECS.items():
-        if _spec_applies(spec, plan):
-            (tests / f"test_{spec}.py").write_text(_spec_test(spec, hosts))
     return directory
 
 
@@ -263,22 +236,3 @@ class _PlainDumper(yaml.SafeDumper):
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
-
-
-def _spec_applies(spec: str, plan: Plan) -> bool:
-    all_vars = plan.group_vars.get("all", {})
-    if spec in ("apiserver_name", "loadbalancer"):
-        return plan.has_loadbalancer
-    if spec == "worker_haproxy":
-        merged = {**all_vars, **plan.group_vars.get("k8s_cluster", {})}
-        localhost = str(merged.get("loadbalancer_apiserver_localhost", "false")).lower() == "true"
-        return localhost and merged.get("loadbalancer_apiserver_type") == "haproxy"
-    return True
-
-
-def _spec_test(spec: str, hosts: tuple[str, ...]) -> str:
-    return (
-        f'"""Written by `harness repro`: the shared {spec} behaviours, on these hosts."""\n\n'
-        f"from specs.{spec} import *  # noqa: F403\n\n"
-        f"testinfra_hosts = {json.dumps(list(hosts))}\n"
-    )

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness import matrix, runner
+from harness import matrix, molecule, runner
 from harness import scenario as scenarios
 from harness.errors import HarnessError
 from harness.kubespray import source
@@ -146,7 +145,13 @@ def reproduce(settings: Settings, options: ReproOptions, progress: Callable[[str
     expectation = Expectation(fail=prepared.plan.expected_failure())
     progress(f"reported failure: {expectation.describe()}")
     result = runner.run(
-        prepared.settings, prepared.name, prepared.ref, expectation, progress=progress, changes=options.changes
+        prepared.settings,
+        prepared.name,
+        prepared.ref,
+        expectation,
+        progress=progress,
+        changes=options.changes,
+        sha=prepared.sha,
     )
     assert result.verdict is not None
     return ReproResult(prepared, result, repro_verdict(result.verdict))
@@ -226,13 +231,13 @@ def _description(report: form.BugReport) -> str:
 
 
 def _repro_directory(settings: Settings, name: str) -> Path:
-    directory = settings.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-repro-{name}"
+    directory = settings.new_run_path("repro", name)
     directory.mkdir(parents=True)
     return directory.resolve()
 
 
 def _scenarios_dir(settings: Settings, directory: Path) -> Path:
-    """A scenarios folder of the repro's own, sharing the project's specs, playbooks and fixtures."""
+    """A scenarios folder of the repro's own, sharing the project's checks, playbooks and fixtures."""
     scenarios_dir = directory / "scenarios"
     scenarios_dir.mkdir()
     for shared in ("shared", "conftest.py"):
@@ -247,8 +252,9 @@ def save_scenario(settings: Settings, prepared: Prepared, name: str) -> Path:
     target = settings.scenarios_dir / name
     if target.exists():
         raise HarnessError(f"--save-scenario {name}: {target} exists; choose another name or remove it")
-    shutil.copytree(prepared.settings.scenarios_dir / prepared.name, target)
-    scenarios.load(settings.scenarios_dir, name)
+    target.mkdir()
+    shutil.copyfile(prepared.settings.scenarios_dir / prepared.name / "scenario.yml", target / "scenario.yml")
+    molecule.write_platforms(scenarios.load(settings.scenarios_dir, name))
     matrix_file = settings.scenarios_dir / "matrix.yml"
     if matrix_file.is_file():
         matrix.add_cell(matrix_file, settings.scenarios_dir, name, prepared.ref)

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from harness.text import one_line
+
 # The everyday ones: where and as whom to connect. Replaced, silently.
 ORDINARY_CONNECTION_VARS = {
     "ansible_host",
@@ -48,7 +50,7 @@ class Finding:
     value: str
 
     def describe(self) -> str:
-        return f"{self.where}: {self.name}={_short(self.value)} ({self.what})"
+        return f"{self.where}: {self.name}={one_line(self.value, 80)} ({self.what})"
 
 
 def is_connection_var(name: str) -> bool:
@@ -85,8 +87,3 @@ def _strings(value: Any) -> Iterator[str]:
 
 def without_connection_vars(variables: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in variables.items() if not is_connection_var(name)}
-
-
-def _short(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -62,3 +62,8 @@ def test_missing_kubespray_source_exits_2_naming_the_setting(tmp_path, monkeypat
 def test_patch_and_cherry_pick_apply_in_the_order_given(command):
     args = cli._parser().parse_args([*command, "--cherry-pick", "abc1234", "--patch", "fix.diff", "--cherry-pick", "d"])
     assert args.changes == [("cherry-pick", "abc1234"), ("patch", "fix.diff"), ("cherry-pick", "d")]
+
+
+def test_down_refuses_what_is_not_a_run_id(capsys) -> None:
+    assert cli.main(["down", "*"]) == 2
+    assert "'*' is not a run id" in capsys.readouterr().err

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from checks import etchosts, haproxy  # scenarios/shared, put on sys.path by conftest.py
+from checks import etchosts, haproxy, nginx  # scenarios/shared, put on sys.path by conftest.py
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
 HAPROXY_CFG = (DATA / "v2.27.1" / "kw-1.haproxy.cfg").read_text()
@@ -19,6 +19,10 @@ HOSTS = (DATA / "v2.27.1" / "kw-1.hosts").read_text()
 # lb-1's running HAProxy, asked `show servers state kube_apiservers` during a v2.27.0 run
 # (control planes at 172.23.0.2-4 on that run's network).
 LB_STATE = (DATA / "v2.27.0" / "lb-1.servers-state").read_text()
+# kw-1's nginx.conf in a passing upgrade-node-based-nginx run at v2.27.1 (control planes at
+# 172.20.0.2-4 on that run's network).
+NGINX_CONF = (DATA / "v2.27.1" / "kw-1.nginx.conf").read_text()
+NGINX_API_SERVERS = {"km-1": ("172.20.0.2", 6443), "km-2": ("172.20.0.3", 6443), "km-3": ("172.20.0.4", 6443)}
 LB_SERVERS = {"km-1": ("172.23.0.2", 6443), "km-2": ("172.23.0.3", 6443), "km-3": ("172.23.0.4", 6443)}
 
 CONTROL_PLANES = {"km-1": "172.18.0.2", "km-2": "172.18.0.3", "km-3": "172.18.0.4"}
@@ -295,3 +299,77 @@ def test_a_stray_block_marker_alone_fails() -> None:
     bad = _without_kubespray_lines(HOSTS) + etchosts.END + "\n"
 
     _fails_showing(etchosts.check_no_inventory_block, bad, evidence=etchosts.END, says="1 marker lines")
+
+
+# --- nginx.conf (Kubespray's default localhost balancer) ----------------------------------------
+
+
+def test_recorded_nginx_conf_passes_every_check() -> None:
+    nginx.check_one_server_per_control_plane(NGINX_CONF, list(NGINX_API_SERVERS))
+    nginx.check_servers_at_control_plane_addresses(NGINX_CONF, NGINX_API_SERVERS)
+    nginx.check_listens_on_localhost(NGINX_CONF, 6443)
+
+
+def test_an_upstream_missing_a_control_plane_fails() -> None:
+    bad = NGINX_CONF.replace("    server 172.20.0.3:6443;\n", "")
+
+    _fails_showing(
+        nginx.check_one_server_per_control_plane,
+        bad,
+        list(NGINX_API_SERVERS),
+        evidence="server 172.20.0.4:6443;",
+        says="has 2 server(s)",
+    )
+
+
+def test_a_commented_out_upstream_server_does_not_count() -> None:
+    bad = NGINX_CONF.replace("    server 172.20.0.4:6443;", "    # server 172.20.0.4:6443;")
+
+    _fails_showing(
+        nginx.check_servers_at_control_plane_addresses,
+        bad,
+        NGINX_API_SERVERS,
+        evidence="# server 172.20.0.4:6443;",
+        says="missing km-3 (172.20.0.4:6443)",
+    )
+
+
+def test_an_upstream_server_on_the_wrong_port_fails() -> None:
+    bad = NGINX_CONF.replace("server 172.20.0.2:6443;", "server 172.20.0.2:8443;")
+
+    _fails_showing(
+        nginx.check_servers_at_control_plane_addresses,
+        bad,
+        NGINX_API_SERVERS,
+        evidence="server 172.20.0.2:8443;",
+        says="missing km-1 (172.20.0.2:6443), extra 172.20.0.2:8443",
+    )
+
+
+def test_a_proxy_listening_on_every_address_fails() -> None:
+    bad = NGINX_CONF.replace("listen        127.0.0.1:6443;", "listen        6443;")
+
+    _fails_showing(
+        nginx.check_listens_on_localhost, bad, 6443, evidence="listen        6443;", says="listens on ['6443']"
+    )
+
+
+def test_a_proxy_on_another_port_than_the_runs_fails() -> None:
+    _fails_showing(
+        nginx.check_listens_on_localhost, NGINX_CONF, 7443, evidence="127.0.0.1:6443", says="expected 127.0.0.1:7443"
+    )
+
+
+def test_a_dual_stack_proxy_listens_on_both_loopbacks() -> None:
+    dual = NGINX_CONF.replace(
+        "listen        127.0.0.1:6443;", "listen        127.0.0.1:6443;\n    listen        [::1]:6443;"
+    )
+
+    nginx.check_listens_on_localhost(dual, 6443)
+    assert nginx.proxy_listens(dual) == ["127.0.0.1:6443", "[::1]:6443"]
+
+
+def test_the_http_health_server_is_not_the_api_proxy() -> None:
+    """Its `listen 8081` sits in http { server { } }: not a listener of the stream proxy."""
+    assert nginx.proxy_listens(NGINX_CONF) == ["127.0.0.1:6443"]
+    assert nginx.upstream_servers(NGINX_CONF) == ["172.20.0.2:6443", "172.20.0.3:6443", "172.20.0.4:6443"]

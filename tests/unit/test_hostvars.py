@@ -51,6 +51,8 @@ def test_without_settings_the_refs_defaults_hold(tmp_path: Path) -> None:
         "dns_domain": "cluster.local",
         "apiserver_loadbalancer_domain_name": "lb-apiserver.kubernetes.local",
         "loadbalancer_apiserver": LOADBALANCER,
+        "loadbalancer_apiserver_localhost": True,  # the scenario's
+        "loadbalancer_apiserver_type": "haproxy",
     }
 
 
@@ -69,8 +71,29 @@ def test_a_group_other_than_all_sets_the_port_the_domain_and_the_apiserver_name(
         "dns_domain": "example.org",
         "apiserver_loadbalancer_domain_name": "api.example.org",
         "loadbalancer_apiserver": LOADBALANCER,
+        "loadbalancer_apiserver_localhost": True,
+        "loadbalancer_apiserver_type": "haproxy",
     }
     assert found["km-1"]["kube_apiserver_port"] == 6443, "the control planes are not in kube_node"
+
+
+def test_a_templated_default_is_templated_for_the_host(tmp_path: Path) -> None:
+    """Kubespray's own default: a localhost balancer only where no external one is set."""
+    worktree = _worktree(tmp_path)
+    defaults = worktree / "roles/kubespray-defaults/defaults/main/main.yml"
+    with_localhost = {**DEFAULTS, "loadbalancer_apiserver_localhost": "{{ loadbalancer_apiserver is not defined }}"}
+    defaults.write_text(yaml.safe_dump(with_localhost))
+    scenario = scenarios.load(SCENARIOS, "upgrade-node-based")
+    group_vars = {
+        "all": {k: v for k, v in scenario.group_vars["all"].items() if k != "loadbalancer_apiserver_localhost"}
+    }
+    scenario = scenario.model_copy(update={"group_vars": group_vars})
+    addresses = {node.name: f"10.0.0.{index}" for index, node in enumerate(scenario.nodes, start=1)}
+    hosts = inventory.write_inventory(tmp_path / "inventory", scenario, "run1", addresses, worktree)
+
+    found = hostvars.host_variables(hosts, worktree)
+
+    assert found["kw-1"]["loadbalancer_apiserver_localhost"] is False  # the scenario sets loadbalancer_apiserver
 
 
 @pytest.mark.parametrize(

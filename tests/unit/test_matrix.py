@@ -15,6 +15,9 @@ import pytest
 
 from harness import matrix, report
 from harness.errors import HarnessError
+from harness.runner import RunResult
+from harness.scenario import Expectation, FailureExpectation
+from harness.verdict import Verdict
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "scenarios"
@@ -44,7 +47,7 @@ def _matrix_file(tmp_path: Path, text: str) -> Path:
 
 def test_the_project_matrix_loads_with_both_scenarios() -> None:
     cells = matrix.load(SCENARIOS / "matrix.yml", SCENARIOS)
-    assert {cell.scenario for cell in cells} == {"upgrade-node-based", "scale-limit"}
+    assert {cell.scenario for cell in cells} == {"upgrade-node-based", "scale-limit", "upgrade-node-based-nginx"}
 
 
 @pytest.mark.parametrize(
@@ -134,9 +137,30 @@ def test_matrix_reports_round_trip_through_json(cells, tmp_path: Path) -> None:
     ]
 
 
-def test_a_run_report_is_not_taken_for_a_matrix_report() -> None:
-    with pytest.raises(HarnessError, match="is not a matrix report"):
+def test_a_report_from_before_the_schema_is_refused_saying_why() -> None:
+    """Recorded before `schema` 1: its `expected` is a sentence, not a verdict."""
+    with pytest.raises(HarnessError, match=r"is not a run or matrix report .* says its expectation in words"):
         matrix.read_reports([REPO / "tests" / "data" / "matrix" / "scale-limit.reports.json"])
+
+
+def test_a_runs_report_json_reads_as_a_cell(tmp_path: Path) -> None:
+    expectation = Expectation(
+        fail=FailureExpectation(task="t", step="scale-kw-3", hosts=("kw-3",), message="main_access_ip")
+    )
+    run = RunResult("scale-limit", "8f4b7f9f5", "8f4b7f9f5d91", "1a2b3c4d", tmp_path, expectation)
+    run.verdict = Verdict.EXPECTED_FAILURE
+    (tmp_path / "report.json").write_text(json.dumps(run.as_dict()))
+
+    (cell,) = matrix.read_reports([tmp_path / "report.json"])
+
+    assert (cell.spec.label, cell.sha, cell.verdict, cell.expected, cell.matches) == (
+        "scale-limit@8f4b7f9f5",
+        "8f4b7f9f5d91",
+        "expected-failure",
+        "expected-failure",
+        True,
+    )
+    assert cell.report["schema"] == 1 and "main_access_ip" in cell.report["expectation"]
 
 
 def test_matrix_list_prints_cells_for_a_ci_job_matrix(capsys, tmp_path: Path) -> None:
@@ -204,7 +228,7 @@ def test_a_saved_cell_joins_the_fixed_cells_and_leaves_the_moving_ones_alone(tmp
     matrix.add_cell(path, SCENARIOS, "scale-limit", "e33237529")
 
     cells = matrix.load(path, SCENARIOS, CLONE_REFS.__getitem__)
-    assert cells[4].label == "scale-limit@e33237529", "after the four seed cells"
+    assert cells[6].label == "scale-limit@e33237529", "after the six fixed cells"
     assert {"upgrade-node-based@master", "scale-limit@v2.31.0"} <= {cell.label for cell in cells}
     assert "# What operators run today" in path.read_text(), "comments are kept"
 

@@ -22,14 +22,11 @@ def _real_data() -> dict[str, Any]:
     return yaml.safe_load((SCENARIOS / REAL / "scenario.yml").read_text())
 
 
-def _write(scenarios_dir: Path, name: str, data: Any, *, molecule: str | None = None) -> Path:
-    """A scenario folder: scenario.yml from `data`, and the real molecule.yml (or `molecule`)."""
+def _write(scenarios_dir: Path, name: str, data: Any) -> Path:
+    """A scenario folder: scenario.yml from `data`."""
     directory = scenarios_dir / name
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "scenario.yml").write_text(yaml.safe_dump(data, sort_keys=False))
-    if molecule is None:
-        molecule = (SCENARIOS / REAL / "molecule.yml").read_text()
-    (directory / "molecule.yml").write_text(molecule)
     return directory
 
 
@@ -225,43 +222,6 @@ def test_bad_scenario_is_refused_with_the_problem_named(
         assert problem in message
 
 
-def test_missing_molecule_yml_is_refused(tmp_path: Path) -> None:
-    directory = _write(tmp_path, "no-molecule", _real_data())
-    (directory / "molecule.yml").unlink()
-
-    with pytest.raises(HarnessError, match=r"molecule\.yml is missing"):
-        scenario.load(tmp_path, "no-molecule")
-
-
-def test_molecule_platforms_must_match_the_nodes(tmp_path: Path) -> None:
-    data = _real_data()
-    data["nodes"].append({"name": "kw-3", "role": "worker"})
-    directory = _write(tmp_path, "extra-node", data)
-
-    with pytest.raises(HarnessError) as caught:
-        scenario.load(tmp_path, "extra-node")
-
-    assert str(directory / "molecule.yml") in caught.value.message
-    assert "do not match scenario.yml's nodes" in caught.value.message
-    assert "kw-3" in caught.value.message
-
-
-def test_molecule_platform_groups_must_match_the_node_roles(tmp_path: Path) -> None:
-    data = _real_data()
-    data["nodes"][4]["role"] = "control-plane"  # kw-2, still a kube_node platform in molecule.yml
-    _write(tmp_path, "regrouped", data)
-
-    with pytest.raises(HarnessError, match=r"do not match scenario\.yml's nodes"):
-        scenario.load(tmp_path, "regrouped")
-
-
-def test_molecule_yml_that_is_not_yaml_is_refused(tmp_path: Path) -> None:
-    _write(tmp_path, "broken-molecule", _real_data(), molecule="platforms: [\n")
-
-    with pytest.raises(HarnessError, match=r"molecule\.yml is not valid YAML"):
-        scenario.load(tmp_path, "broken-molecule")
-
-
 def test_scenario_yml_that_is_not_yaml_is_refused(tmp_path: Path) -> None:
     directory = tmp_path / "broken"
     directory.mkdir()
@@ -329,7 +289,7 @@ def test_node_that_joins_later_is_outside_the_deploy_inventory(scale: scenario.S
 def test_joins_at_must_name_a_step(tmp_path: Path) -> None:
     data = yaml.safe_load((SCENARIOS / "scale-limit" / "scenario.yml").read_text())
     data["nodes"][5]["joins_at"] = "no-such-step"
-    _write(tmp_path, "bad-join", data, molecule=(SCENARIOS / "scale-limit" / "molecule.yml").read_text())
+    _write(tmp_path, "bad-join", data)
     with pytest.raises(HarnessError, match="joins_at 'no-such-step' is not a step"):
         scenario.load(tmp_path, "bad-join")
 
@@ -337,7 +297,7 @@ def test_joins_at_must_name_a_step(tmp_path: Path) -> None:
 def test_limit_to_a_node_before_it_joins_is_refused(tmp_path: Path) -> None:
     data = yaml.safe_load((SCENARIOS / "scale-limit" / "scenario.yml").read_text())
     data["steps"][0]["limit"] = "kw-3"
-    _write(tmp_path, "early-limit", data, molecule=(SCENARIOS / "scale-limit" / "molecule.yml").read_text())
+    _write(tmp_path, "early-limit", data)
     with pytest.raises(HarnessError, match="--limit 'kw-3' names no node or group in that step's inventory"):
         scenario.load(tmp_path, "early-limit")
 

@@ -9,6 +9,8 @@ Where it no longer does (PR 12382, v2.29.0 on), the file must be as it was befor
 import pytest
 from checks import etchosts
 
+testinfra_hosts = ["ansible://kube_control_plane", "ansible://kube_node"]
+
 writes_block = pytest.mark.applies_when(inventory_block=True)
 leaves_file = pytest.mark.applies_when(inventory_block=False)
 

@@ -1,0 +1,86 @@
+"""The third scenario, written as one file: the node-based upgrade behind Kubespray's default
+localhost balancer (nginx), at v2.27.1, through `harness run --keep`; then `harness down`.
+About 6 minutes (one run)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from cli_helpers import HARNESS, leftovers, run_with_report_json
+
+pytestmark = pytest.mark.integration
+
+SCENARIO = "upgrade-node-based-nginx"
+LOAD_STREAM = "load_module /usr/lib/nginx/modules/ngx_stream_module.so;"  # Debian's nginx: see the check
+NGINX_CHECKS = {
+    "test_upstream_has_exactly_one_server_per_control_plane",
+    "test_upstream_servers_are_control_plane_addresses_at_the_api_server_port",
+    "test_proxy_listens_on_localhost_at_the_balancer_port",
+    "test_nginx_accepts_the_config",
+}
+
+
+@pytest.fixture(scope="module")
+def kept_run(tmp_path_factory, docker_engine, kubespray_clone):
+    proc, (result,) = run_with_report_json(
+        tmp_path_factory.mktemp("nginx"), "run", SCENARIO, "--ref", "v2.27.1", "--keep"
+    )
+    yield proc, result
+    subprocess.run([*HARNESS, "down", result["run_id"]], capture_output=True, check=False)  # whatever failed
+
+
+def test_the_scenario_passes_with_every_nginx_check_run_on_both_workers(kept_run):
+    proc, result = kept_run
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert result["verdict"] == "passed", result
+    assert result["checks"]["failed"] == [] and result["checks"]["skipped"] == []
+    ran = (Path(result["run_dir"]) / "verify-junit.xml").read_text()
+    assert all(f"{check}[ansible://{worker}-" in ran for check in NGINX_CHECKS for worker in ("kw-1", "kw-2"))
+
+
+def test_the_haproxy_checks_are_named_not_applicable_with_the_reason(kept_run):
+    _, result = kept_run
+    not_applicable = result["checks"]["not_applicable"]
+    haproxy = {name: why for name, why in not_applicable.items() if name.startswith(("test_backend", "test_frontend"))}
+    assert len(haproxy) == 6, not_applicable  # three checks on each of the two workers
+    assert set(haproxy.values()) == {"the workers' localhost API server load balancer is nginx, not haproxy"}
+
+
+def test_the_kept_nodes_run_after_the_verdict_and_hold_what_kubespray_wrote(kept_run, docker_engine):
+    proc, result = kept_run
+    run_id = result["run_id"]
+    assert f"harness down {run_id}" in proc.stdout
+    assert {f"{node}-{run_id}" for node in ("km-1", "km-2", "km-3", "kw-1", "kw-2", "lb-1")} <= set(
+        leftovers(docker_engine, run_id)
+    )
+    nginx_t = ["nginx", "-t", "-c", "/etc/nginx/nginx.conf", "-g", LOAD_STREAM]
+    check = docker_engine.containers.get(f"kw-1-{run_id}").exec_run(nginx_t)
+    assert check.exit_code == 0, check.output.decode()
+
+
+def test_matrix_report_reads_the_runs_report_json(kept_run, tmp_path):
+    _, result = kept_run
+    junit = tmp_path / "junit.xml"
+    argv = [*HARNESS, "matrix-report", str(Path(result["run_dir"]) / "report.json"), "--junit", str(junit)]
+
+    shown = subprocess.run(argv, capture_output=True, text=True, check=False)
+
+    assert shown.returncode == 0, shown.stderr
+    assert f"{SCENARIO}" in shown.stdout and "passed" in shown.stdout
+    assert 'failures="0"' in junit.read_text()
+
+
+def test_down_removes_the_nodes_network_and_worktree_then_finds_nothing_left(kept_run, docker_engine):
+    _, result = kept_run
+    run_id = result["run_id"]
+
+    down = subprocess.run([*HARNESS, "down", run_id], capture_output=True, text=True, check=False)
+
+    assert down.returncode == 0, down.stderr
+    assert "container(s)" in down.stdout and "worktree" in down.stdout, down.stdout
+    assert leftovers(docker_engine, run_id) == []
+    assert not (Path(result["run_dir"]) / "kubespray").exists()
+    again = subprocess.run([*HARNESS, "down", run_id], capture_output=True, text=True, check=False)
+    assert again.returncode == 2 and f"nothing of run {run_id} is left" in again.stderr
