@@ -53,6 +53,11 @@ class _AppendChange(argparse.Action):
         namespace.changes = [*(getattr(namespace, "changes", None) or []), (kind, values)]
 
 
+def _add_format_options(parser: argparse.ArgumentParser) -> None:
+    for output in report.FORMATS:
+        parser.add_argument(output.option, type=Path, metavar="FILE", help=f"write {output.what}")
+
+
 def _add_change_options(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(changes=[])
     parser.add_argument(
@@ -97,10 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     mx.add_argument("--matrix", type=Path, help="matrix file (default: scenarios/matrix.yml)")
     mx.add_argument("--only", action="append", default=[], help="shell pattern on scenario@ref (repeatable)")
     mx.add_argument("-j", "--jobs", type=int, default=1, help="cells at a time (each fully isolated)")
-    mx.add_argument("--junit", type=Path, help="write one JUnit XML file, a testcase per cell")
-    mx.add_argument("--markdown", type=Path, help="write the table as Markdown")
-    mx.add_argument("--html", type=Path, help="write a self-contained HTML report")
-    mx.add_argument("--report-json", type=Path, help="write every cell's report, with expected and matches")
+    _add_format_options(mx)
     mx.add_argument(
         "--list", action="store_true", help="print the selected cells as JSON and exit (for CI job matrices)"
     )
@@ -112,18 +114,13 @@ def _parser() -> argparse.ArgumentParser:
     mx.add_argument(
         "--bisect-budget", type=int, default=8, help="scenario runs each regression's bisection may make (default 8)"
     )
-    mx.add_argument("--summary", type=Path, help="with --baseline: write the night's summary as Markdown")
     _add_change_options(mx)
     mx.set_defaults(func=_cmd_matrix)
 
     mr = sub.add_parser("matrix-report", help="combine the --report-json files of matrix runs into one report")
     mr.add_argument("reports", nargs="+", type=Path)
-    mr.add_argument("--junit", type=Path)
-    mr.add_argument("--markdown", type=Path)
-    mr.add_argument("--html", type=Path)
-    mr.add_argument("--report-json", type=Path, help="write the combined cells (the next night's baseline)")
+    _add_format_options(mr)
     mr.add_argument("--baseline", type=Path, help="last night's report: name the cells no longer in the matrix")
-    mr.add_argument("--summary", type=Path, help="write the night's summary as Markdown")
     mr.set_defaults(func=_cmd_matrix_report)
 
     rp = sub.add_parser("repro", help="replay a Kubespray bug report in containers: reproduced or not")
@@ -275,18 +272,12 @@ def _cmd_matrix_report(args: argparse.Namespace, settings: Settings, console: Co
 def _matrix_outputs(
     console: Console, results: list[matrix.CellResult], args: argparse.Namespace, removed: Sequence[str] = ()
 ) -> int:
-    """The table, and every file asked for: the cells' JSON, the night's summary, Markdown, JUnit, HTML."""
+    """The table, and every file asked for (report.FORMATS)."""
     report.print_matrix(console, results)
-    if args.report_json:
-        _write_json(args.report_json, [cell.as_dict() for cell in results])
-    if args.summary:
-        _write(args.summary, report.nightly_markdown(results, removed))
-    if args.markdown:
-        _write(args.markdown, report.matrix_markdown(results))
-    if args.junit:
-        _write(args.junit, report.matrix_junit(results))
-    if args.html:
-        _write(args.html, report.matrix_html(results))
+    for output in report.FORMATS:
+        path = getattr(args, output.option.removeprefix("--").replace("-", "_"))
+        if path:
+            _write(path, output.render(results, removed))
     return 0 if all(cell.matches for cell in results) else EXIT_MISMATCH
 
 

@@ -1,4 +1,5 @@
-"""What a run leaves behind: report.json (the contract) and the terminal summary."""
+"""What runs leave behind for people and CI: report.json (the contract), the terminal summary,
+and the files a set of matrix cells can be written as (FORMATS: a new format is one function)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import json
 import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -383,3 +385,25 @@ class _MatrixProgress:
 
 def matrix_progress(cells: Sequence[Any]) -> _MatrixProgress:
     return _MatrixProgress(cells)
+
+
+@dataclass(frozen=True)
+class Format:
+    """A file a set of matrix cells can be written as, asked for with `option FILE`."""
+
+    option: str
+    what: str
+    render: Callable[[Sequence[Any], Sequence[str]], str]  # (cells, cells gone from the matrix) -> the file
+
+
+FORMATS = (
+    Format(
+        "--report-json",
+        "every cell's report, with expected and matches (the next night's baseline)",
+        lambda cells, _: json.dumps([cell.as_dict() for cell in cells], indent=2) + "\n",
+    ),
+    Format("--markdown", "the table as Markdown", lambda cells, _: matrix_markdown(cells)),
+    Format("--junit", "one JUnit XML file, a testcase per cell", lambda cells, _: matrix_junit(cells)),
+    Format("--html", "a self-contained HTML report", lambda cells, _: matrix_html(cells)),
+    Format("--summary", "the night's summary as Markdown: regressions, flaky cells, the rest", nightly_markdown),
+)

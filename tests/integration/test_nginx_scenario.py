@@ -4,11 +4,13 @@ About 6 minutes (one run)."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
-from cli_helpers import HARNESS, leftovers, run_with_report_json
+from cli_helpers import HARNESS, leftovers
 
 pytestmark = pytest.mark.integration
 
@@ -24,11 +26,17 @@ NGINX_CHECKS = {
 
 @pytest.fixture(scope="module")
 def kept_run(tmp_path_factory, docker_engine, kubespray_clone):
-    proc, (result,) = run_with_report_json(
-        tmp_path_factory.mktemp("nginx"), "run", SCENARIO, "--ref", "v2.27.1", "--keep"
-    )
-    yield proc, result
-    subprocess.run([*HARNESS, "down", result["run_id"]], capture_output=True, check=False)  # whatever failed
+    out = tmp_path_factory.mktemp("nginx") / "result.json"
+    argv = [*HARNESS, "run", SCENARIO, "--ref", "v2.27.1", "--keep", "--report-json", str(out)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=3600, check=False)
+    print(proc.stdout[-6000:], proc.stderr[-3000:])
+    started = re.search(r"^run ([0-9a-f]{8}):", proc.stdout, re.MULTILINE)
+    try:
+        assert out.is_file(), proc.stderr[-3000:]
+        yield proc, json.loads(out.read_text())
+    finally:  # the kept nodes go, whatever failed
+        if started:
+            subprocess.run([*HARNESS, "down", started.group(1)], capture_output=True, check=False)
 
 
 def test_the_scenario_passes_with_every_nginx_check_run_on_both_workers(kept_run):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import matrix, report
+from harness import cli, matrix, report
 from harness.errors import HarnessError
 from harness.runner import RunResult
 from harness.scenario import Expectation, FailureExpectation
@@ -239,3 +239,16 @@ def test_a_saved_cell_starts_the_cells_list_of_a_file_without_one(tmp_path: Path
     matrix.add_cell(path, SCENARIOS, "scale-limit", "e33237529")
 
     assert [cell.label for cell in matrix.load(path, SCENARIOS)] == ["scale-limit@e33237529"]
+
+
+def test_matrix_report_writes_every_registered_format(cells, tmp_path: Path) -> None:
+    reports = tmp_path / "cells.json"
+    reports.write_text(json.dumps([cell.as_dict() for cell in cells]))
+    outputs = {output.option: tmp_path / f"out{output.option}" for output in report.FORMATS}
+
+    status = cli.main(["matrix-report", str(reports), *[str(part) for item in outputs.items() for part in item]])
+
+    assert status == 1, "one recorded cell does not match its expectation"
+    assert all(path.is_file() and path.read_text().strip() for path in outputs.values())
+    assert json.loads(outputs["--report-json"].read_text())[0]["sha"] == cells[0].sha
+    ET.fromstring(outputs["--junit"].read_text())
