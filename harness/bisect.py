@@ -89,6 +89,7 @@ class BisectResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "schema": runner.REPORT_SCHEMA,  # each probe's run_dir holds that run's report.json
             "scenario": self.scenario,
             "find": self.find,
             "good": self.good,

@@ -82,6 +82,7 @@ class ReproResult:
         """The run's report.json fields that a repro shares, with the report's side beside them."""
         run, failure = self.run.as_dict(), self.prepared.failure
         return {
+            "schema": runner.REPORT_SCHEMA,
             "verdict": self.verdict.value,
             "report": str(self.prepared.directory / "report.md"),
             **{field: run[field] for field in SHARED_RUN_FIELDS},
