@@ -117,7 +117,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_change_options(mx)
     mx.set_defaults(func=_cmd_matrix)
 
-    mr = sub.add_parser("matrix-report", help="combine the --report-json files of matrix runs into one report")
+    mr = sub.add_parser(
+        "matrix-report",
+        help="one report from any of the harness's: report.json, --report-json, repro.json, bisect-result.json",
+    )
     mr.add_argument("reports", nargs="+", type=Path)
     _add_format_options(mr)
     mr.add_argument("--baseline", type=Path, help="last night's report: name the cells no longer in the matrix")

@@ -274,14 +274,11 @@ def _run_cell(result: CellResult, out_dir: Path, progress: Callable[[str], None]
 
 
 def read_reports(paths: list[Path]) -> list[CellResult]:
-    """Cells from `--report-json` files of `harness matrix` or `harness run`, or a run's report.json, in order."""
+    """Cells from any report of the harness, in order: a run's report.json, the --report-json of
+    `harness run` or `harness matrix`, a repro.json (its run) or a bisection's result (its probes' runs)."""
     cells = []
     for path in paths:
-        try:
-            entries = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise HarnessError(f"cannot read matrix report {path}: {exc}") from exc
-        entries = [entries] if isinstance(entries, dict) else entries  # one run's report.json
+        entries = _run_reports(path, _read_json(path))
         if not isinstance(entries, list) or not all(
             isinstance(e, dict) and e.get("expected") in VERDICTS and "sha" in e for e in entries
         ):
@@ -291,3 +288,19 @@ def read_reports(paths: list[Path]) -> list[CellResult]:
             )
         cells += [CellResult.from_dict(entry) for entry in entries]
     return cells
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise HarnessError(f"cannot read report {path}: {exc}") from exc
+
+
+def _run_reports(path: Path, data: Any) -> Any:
+    """The run reports a report file stands for (anything else is returned for the caller to refuse)."""
+    if isinstance(data, dict) and isinstance(data.get("probes"), list):  # a bisection
+        return [_read_json(Path(probe["run_dir"]) / "report.json") for probe in data["probes"] if probe.get("run_dir")]
+    if isinstance(data, dict) and "report" in data and data.get("run_dir"):  # a repro
+        return [_read_json(Path(data["run_dir"]) / "report.json")]
+    return [data] if isinstance(data, dict) else data  # one run's report.json, or a list of them

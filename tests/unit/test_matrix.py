@@ -252,3 +252,38 @@ def test_matrix_report_writes_every_registered_format(cells, tmp_path: Path) -> 
     assert all(path.is_file() and path.read_text().strip() for path in outputs.values())
     assert json.loads(outputs["--report-json"].read_text())[0]["sha"] == cells[0].sha
     ET.fromstring(outputs["--junit"].read_text())
+
+
+def _run_report(run_dir: Path, sha: str, verdict: Verdict) -> None:
+    expectation = Expectation(fail=FailureExpectation(task="t", step="scale-kw-3", hosts=("kw-3",), message="m"))
+    run = RunResult("scale-limit", sha, sha, "1a2b3c4d", run_dir, expectation)
+    run.verdict = verdict
+    run_dir.mkdir(parents=True)
+    (run_dir / "report.json").write_text(json.dumps(run.as_dict()))
+
+
+def test_a_repro_reads_as_the_cell_of_its_run(tmp_path: Path) -> None:
+    _run_report(tmp_path / "run", "8f4b7f9f5d91", Verdict.EXPECTED_FAILURE)
+    repro = {"schema": 1, "verdict": "reproduced", "report": "report.md", "run_dir": str(tmp_path / "run")}
+    (tmp_path / "repro.json").write_text(json.dumps(repro))
+
+    (cell,) = matrix.read_reports([tmp_path / "repro.json"])
+
+    assert (cell.sha, cell.verdict, cell.matches) == ("8f4b7f9f5d91", "expected-failure", True)
+
+
+def test_a_bisection_reads_as_the_cells_of_its_probes(tmp_path: Path) -> None:
+    _run_report(tmp_path / "a", "e0a141ab12b2", Verdict.EXPECTED_FAILURE)
+    _run_report(tmp_path / "b", "a51e7dd07d66", Verdict.UNEXPECTED_FAILURE)
+    probes = [
+        {"sha": "e0a141ab12b2", "run_dir": str(tmp_path / "a")},
+        {"sha": "a51e7dd07d66", "run_dir": str(tmp_path / "b")},
+    ]
+    (tmp_path / "bisect.json").write_text(json.dumps({"schema": 1, "probes": [*probes, {"sha": "x", "run_dir": ""}]}))
+
+    cells = matrix.read_reports([tmp_path / "bisect.json"])
+
+    assert [(cell.sha, cell.verdict, cell.matches) for cell in cells] == [
+        ("e0a141ab12b2", "expected-failure", True),
+        ("a51e7dd07d66", "unexpected-failure", False),
+    ]
