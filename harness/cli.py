@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
             print(exc.log_tail, file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted: the run's containers and network were removed", file=sys.stderr)
+        # Runs remove their nodes in their own `finally`, before the interrupt gets here.
+        print("interrupted: any run that had started was stopped and its nodes removed", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
