@@ -57,6 +57,7 @@ class Probe:
     seconds: float
     run_dir: str
     detail: str = ""
+    run: dict[str, Any] = field(default_factory=dict)  # the run's report.json (schema 1); {} if it never started
 
     @property
     def skipped(self) -> bool:
@@ -295,11 +296,11 @@ def probe_commit(settings: Settings, directory: Path, sha: str) -> str:
     try:
         run = runner.run(replace(settings, runs_dir=directory / "runs"), config["scenario"], sha, bug)
         assert run.verdict is not None
-        verdict, run_dir = repro_verdict(run.verdict).value, str(run.run_dir)
+        verdict, run_dir, report = repro_verdict(run.verdict).value, str(run.run_dir), run.as_dict()
         detail = f"{run.failed_task}: {run.failed_message}" if run.failed_task else ""
     except HarnessError as exc:
-        verdict, run_dir, detail = "error", "", exc.message
-    record = Probe(sha, verdict, round(time.monotonic() - started, 1), run_dir, detail[:500])
+        verdict, run_dir, detail, report = "error", "", exc.message, {}
+    record = Probe(sha, verdict, round(time.monotonic() - started, 1), run_dir, detail[:500], report)
     with (directory / PROBES_FILE).open("a") as probes:
         probes.write(json.dumps(asdict(record)) + "\n")
     answer = _answer(config["find"], verdict)

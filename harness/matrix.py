@@ -290,6 +290,11 @@ def read_reports(paths: list[Path]) -> list[CellResult]:
     return cells
 
 
+def _embedded_run(data: dict[str, Any]) -> Any:
+    """The run report a repro or probe carries (older ones only point at its directory)."""
+    return data.get("run") or _read_json(Path(data["run_dir"]) / "report.json")
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
@@ -299,8 +304,8 @@ def _read_json(path: Path) -> Any:
 
 def _run_reports(path: Path, data: Any) -> Any:
     """The run reports a report file stands for (anything else is returned for the caller to refuse)."""
-    if isinstance(data, dict) and isinstance(data.get("probes"), list):  # a bisection
-        return [_read_json(Path(probe["run_dir"]) / "report.json") for probe in data["probes"] if probe.get("run_dir")]
-    if isinstance(data, dict) and "report" in data and data.get("run_dir"):  # a repro
-        return [_read_json(Path(data["run_dir"]) / "report.json")]
+    if isinstance(data, dict) and isinstance(data.get("probes"), list):  # a bisection: its probes' runs
+        return [_embedded_run(probe) for probe in data["probes"] if probe.get("run") or probe.get("run_dir")]
+    if isinstance(data, dict) and "report" in data and (data.get("run") or data.get("run_dir")):  # a repro
+        return [_embedded_run(data)]
     return [data] if isinstance(data, dict) else data  # one run's report.json, or a list of them

@@ -95,6 +95,7 @@ class ReproResult:
             "saved_scenario": str(self.prepared.saved_to) if self.prepared.saved_to else None,
             "notes": self.prepared.plan.notes,
             "trusted_findings": [finding.describe() for finding in self.prepared.findings],
+            "run": run,  # the run's whole report.json (schema 1), as `harness matrix-report` reads it
         }
 
 

@@ -25,6 +25,19 @@ def test_report_2_reproduces_on_its_commit_at_the_new_node(report_2_repro):
     assert "main_access_ip" in result["failed_message"]
 
 
+def test_the_repro_carries_its_runs_report_and_matrix_report_reads_it(report_2_repro, tmp_path):
+    _, result = report_2_repro
+    assert (result["schema"], result["run"]["schema"]) == (1, 1)
+    assert (result["run"]["verdict"], result["run"]["expected"]) == ("expected-failure", "expected-failure")
+    repro_json = tmp_path / "repro.json"
+    repro_json.write_text(json.dumps(result))
+
+    shown = subprocess.run([*HARNESS, "matrix-report", str(repro_json)], capture_output=True, text=True, check=False)
+
+    assert shown.returncode == 0, shown.stderr
+    assert result["run"]["sha"][:12] in shown.stdout and "expected-failure" in shown.stdout, shown.stdout
+
+
 def test_saved_report_is_a_scenario_and_a_matrix_cell(report_2_repro, scenarios_copy):
     _, result = report_2_repro
     assert Path(result["saved_scenario"]) == scenarios_copy / "report-2-scale"

@@ -272,6 +272,17 @@ def test_a_repro_reads_as_the_cell_of_its_run(tmp_path: Path) -> None:
     assert (cell.sha, cell.verdict, cell.matches) == ("8f4b7f9f5d91", "expected-failure", True)
 
 
+def test_a_repro_that_carries_its_run_reads_without_its_directory(tmp_path: Path) -> None:
+    _run_report(tmp_path / "run", "8f4b7f9f5d91", Verdict.EXPECTED_FAILURE)
+    run = json.loads((tmp_path / "run" / "report.json").read_text())
+    repro = {"schema": 1, "verdict": "reproduced", "report": "report.md", "run_dir": "/gone", "run": run}
+    (tmp_path / "repro.json").write_text(json.dumps(repro))
+
+    (cell,) = matrix.read_reports([tmp_path / "repro.json"])
+
+    assert (cell.sha, cell.verdict) == ("8f4b7f9f5d91", "expected-failure")
+
+
 def test_a_bisection_reads_as_the_cells_of_its_probes(tmp_path: Path) -> None:
     _run_report(tmp_path / "a", "e0a141ab12b2", Verdict.EXPECTED_FAILURE)
     _run_report(tmp_path / "b", "a51e7dd07d66", Verdict.UNEXPECTED_FAILURE)
