@@ -11,6 +11,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.text import first_line
+
 NOT_APPLICABLE_FILE = "checks-not-applicable.json"  # written into the run directory by scenarios/conftest.py
 
 
@@ -83,8 +85,7 @@ def _node(check: str) -> str:
 
 
 def _first_line(message: str) -> str:
-    line = next((line.strip() for line in message.splitlines() if line.strip()), "")
-    return line.removeprefix("AssertionError: ").rstrip(":")
+    return first_line(message).strip().removeprefix("AssertionError: ").rstrip(":")
 
 
 def read_run_checks(junit: Path, not_applicable: Path) -> CheckResults:

@@ -53,22 +53,26 @@ def render_platforms(scenario: Scenario) -> str:
 def write_platforms(scenario: Scenario) -> Path:
     """Render the scenario's molecule.yml where Molecule looks for it (only if it changed)."""
     path = scenario.directory / PLATFORMS_FILE
-    text = render_platforms(scenario)
-    if not path.is_file() or path.read_text() != text:
-        # Atomically: the cells of a matrix render the same file while others read it.
-        partial = path.with_name(f".{PLATFORMS_FILE}.{os.getpid()}")
-        partial.write_text(text)
-        partial.replace(path)
+    _write_if_changed(path, render_platforms(scenario))
     return path
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    """Write the file unless it already holds the text; True if it did not."""
+    if path.is_file() and path.read_text() == text:
+        return False
+    # Atomically: the cells of a matrix render the same file while others read it.
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text)
+    partial.replace(path)
+    return True
 
 
 def check_platforms_current(scenario: Scenario) -> None:
     """Standalone Molecule read molecule.yml before the harness could render it: a stale file
     means nodes that scenario.yml no longer describes. Render it, and say to start again."""
     path = scenario.directory / PLATFORMS_FILE
-    stale = not path.is_file() or path.read_text() != render_platforms(scenario)
-    if stale:
-        write_platforms(scenario)
+    if _write_if_changed(path, render_platforms(scenario)):
         raise HarnessError(f"{path} did not match scenario.yml (written anew now): run the same molecule command again")
 
 

@@ -19,6 +19,7 @@ from harness.errors import HarnessError
 from harness.matrix import CellResult
 from harness.scenario import FailureExpectation
 from harness.settings import Settings
+from harness.text import first_line
 
 IPV4 = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
 
@@ -186,8 +187,7 @@ def failure_of(report: dict[str, Any]) -> FailureExpectation | str:
             f"the failure ({task or 'none recorded'}, in {step or 'no step'}) is not a Kubespray task on named "
             "hosts (host checks, Molecule or an unreachable host): bisect it by hand with harness bisect"
         )
-    first_line = next((line for line in (report.get("failed_message") or "").splitlines() if line.strip()), "")
-    message = max(IPV4.split(first_line), key=len).strip()[:200]
+    message = max(IPV4.split(first_line(report.get("failed_message") or "")), key=len).strip()[:200]
     if not message:
         return f"the failure at {task!r} says nothing to match on: bisect it by hand with harness bisect"
     return FailureExpectation(task=task, step=step, hosts=hosts, message=message)

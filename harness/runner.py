@@ -192,23 +192,30 @@ def _keep_nodes(context: RunContext, scenario: Scenario, progress: Callable[[str
 
 def down(settings: Settings, run_id: str) -> list[str]:
     """Remove what a run left: its processes, containers, network, worktree and SSH sockets."""
-    removed = []
-    killed = molecule.stop_run_processes(run_id)
-    if killed:
-        removed.append(f"{killed} process(es)")
-    objects = provider.remove_run(provider.connect(), run_id)
+    killed, objects = _remove_nodes(run_id)
+    removed = [f"{killed} process(es)"] if killed else []
     if objects:
         removed.append(f"{objects} container(s), network(s) and volume(s)")
     for run_dir in sorted(settings.runs_dir.glob(f"*-{run_id}")):
-        context_file = run_dir / run_context.CONTEXT_FILE
-        if not context_file.is_file():
-            continue
-        context = RunContext.load(run_dir)
-        shutil.rmtree(context.ssh_control_dir, ignore_errors=True)
-        if (context.worktree / ".git").exists():
-            source.remove_worktree(settings, context.worktree)
-            removed.append(f"worktree {context.worktree}")
+        if (run_dir / run_context.CONTEXT_FILE).is_file():
+            context = RunContext.load(run_dir)
+            had_worktree = (context.worktree / ".git").exists()
+            _remove_local_state(settings, context, keep_worktree=False)
+            removed += [f"worktree {context.worktree}"] if had_worktree else []
     return removed
+
+
+def _remove_nodes(run_id: str) -> tuple[int, int]:
+    """Stop what is left of the run's processes, then remove everything carrying its label:
+    (processes killed, containers, networks and volumes removed)."""
+    return molecule.stop_run_processes(run_id), provider.remove_run(provider.connect(), run_id)
+
+
+def _remove_local_state(settings: Settings, context: RunContext, keep_worktree: bool) -> None:
+    """The run's SSH sockets, and its worktree unless it is to be kept."""
+    shutil.rmtree(context.ssh_control_dir, ignore_errors=True)
+    if not keep_worktree:
+        source.remove_worktree(settings, context.worktree)
 
 
 def _lifecycle(context: RunContext, scenario: Scenario, result: RunResult, progress: Callable[[str], None]) -> None:
@@ -247,12 +254,9 @@ def _teardown(settings: Settings, context: RunContext, scenario: Scenario, resul
     _collect_artifacts(context, scenario)
     started = time.monotonic()
     try:
-        molecule.stop_run_processes(context.run_id)
-        result.removed = provider.remove_run(provider.connect(), context.run_id)
+        _, result.removed = _remove_nodes(context.run_id)
     finally:
-        shutil.rmtree(context.ssh_control_dir, ignore_errors=True)
-        if not settings.keep_worktree:
-            source.remove_worktree(settings, context.worktree)
+        _remove_local_state(settings, context, keep_worktree=settings.keep_worktree)
     _record(result, progress, Timing("destroy", round(time.monotonic() - started, 1), 0))
 
 

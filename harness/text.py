@@ -11,6 +11,11 @@ def one_line(text: str, limit: int = 400) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def first_line(text: str) -> str:
+    """The first line of the text that holds something other than whitespace ("" if none), as it is."""
+    return next((line for line in text.splitlines() if line.strip()), "")
+
+
 def validation_problem(exc: ValidationError) -> str:
     """A file's first problem as pydantic found it: `where.in.the.file: what is wrong`."""
     error = exc.errors()[0]

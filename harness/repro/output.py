@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from harness.events import MESSAGE_FIELDS
+from harness.text import first_line
 
 _TASK = re.compile(r"^TASK \[(?P<task>.+?)\] \**\s*$")
 _FATAL = re.compile(r"^fatal: \[(?P<host>[^\]]+?)(?: -> [^\]]+)?\]: (?:FAILED|UNREACHABLE)! => (?P<result>.*)$")
@@ -91,6 +92,4 @@ def core_message(message: str) -> str:
         match = pattern.search(message)
         if match:
             return match.group(0)
-    first = message.strip().splitlines()[0] if message.strip() else ""
-    first = first.split("The error appears to be in")[0].strip()
-    return first[:200]
+    return first_line(message).split("The error appears to be in")[0].strip()[:200]
