@@ -11,17 +11,15 @@ import json
 import os
 import secrets
 import subprocess
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness import images, inventory
 from harness.errors import HarnessError
-from harness.kubespray import source, venv
+from harness.kubespray import source
 from harness.settings import PROJECT_ROOT, Settings
 
 CONTEXT_FILE = "context.json"
-CONNECTIONS = ("ssh", "docker")
 
 
 @dataclass(frozen=True)
@@ -32,10 +30,9 @@ class RunContext:
     run_id: str
     run_dir: Path
     worktree: Path
-    venv: Path
+    controller_image: str  # the ref's pinned Ansible (harness.controller)
     node_image: str
     lb_image: str
-    connection: str = "ssh"
     scenarios_dir: Path = PROJECT_ROOT / "scenarios"
 
     @property
@@ -59,11 +56,6 @@ class RunContext:
         return self.run_dir / "ssh" / "id_ed25519"
 
     @property
-    def ssh_control_dir(self) -> Path:
-        # Short: a control socket's path must fit in 108 bytes.
-        return Path(tempfile.gettempdir()) / f"kh-ssh-{self.run_id}"
-
-    @property
     def before_deploy_dir(self) -> Path:
         """Files of each node as they were before Kubespray's first run (`<node>/<file>`)."""
         return self.run_dir / "before-deploy"
@@ -82,7 +74,7 @@ class RunContext:
         if not path.is_file():
             raise HarnessError(f"no run context at {path}: start runs with `harness run SCENARIO --ref REF`")
         data = json.loads(path.read_text())
-        for key in ("run_dir", "worktree", "venv", "scenarios_dir"):
+        for key in ("run_dir", "worktree", "scenarios_dir"):
             if key in data:
                 data[key] = Path(data[key])
         return cls(**data)
@@ -113,9 +105,7 @@ def prepare(
     changes: tuple[source.Change, ...] = (),
 ) -> RunContext:
     """Check out the ref's worktree at `sha`, the one commit the run resolved it to (with the
-    changes applied), and ensure its venv and the images."""
-    if settings.connection not in CONNECTIONS:
-        raise HarnessError(f"HARNESS_CONNECTION={settings.connection!r} is not one of {', '.join(CONNECTIONS)}")
+    changes applied), and ensure the images: the nodes', and the controller with its Ansible."""
     node_images = images.ensure_images(settings, log)
     run_dir.mkdir(parents=True, exist_ok=True)
     worktree = run_dir / "kubespray"
@@ -133,14 +123,12 @@ def prepare(
         run_id=run_id,
         run_dir=run_dir.resolve(),
         worktree=worktree.resolve(),
-        venv=venv.ensure_venv(settings, worktree),
+        controller_image=images.ensure_controller_image(settings, worktree / "requirements.txt", log),
         node_image=node_images.node,
         lb_image=node_images.lb,
-        connection=settings.connection,
         scenarios_dir=settings.scenarios_dir,
     )
-    if context.connection == "ssh":
-        _new_ssh_key(context.ssh_key)
+    _new_ssh_key(context.ssh_key)
     context.save()
     return context
 
@@ -154,9 +142,7 @@ def _new_ssh_key(key: Path) -> None:
     try:
         subprocess.run(argv, check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError) as exc:
-        raise HarnessError(
-            f"cannot create an SSH key with ssh-keygen ({exc}): install openssh-client or set HARNESS_CONNECTION=docker"
-        ) from exc
+        raise HarnessError(f"cannot create an SSH key with ssh-keygen ({exc}): install openssh-client") from exc
 
 
 def current_run_dir(settings: Settings, scenario: str) -> Path:

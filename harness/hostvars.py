@@ -1,23 +1,19 @@
 """What Kubespray's variables come to for each host of a run, asked of Ansible itself.
 
-The run's inventory (the ref's sample group_vars, the scenario's or report's group and
-host vars) over the ref's own role defaults (`kubespray-defaults`), templated by
-Ansible: the host checks expect the API server port and the cluster domain the run
-configured, not Kubespray's usual values.
+Templating a run's variables runs whatever they hold (a report's lookups among them), so
+it happens in the run's controller container (harness.controller), with the ref's own
+Ansible: `ansible_plugins/host_variables.py` does the work there.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from ansible.errors import AnsibleError
-from ansible.inventory.manager import InventoryManager
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar
-from ansible.vars.manager import VariableManager
-
-from harness.errors import HarnessError
+from harness import controller
+from harness.ansible_plugins.host_variables import plain  # noqa: F401 - the one conversion, shared
+from harness.context import RunContext
 
 # The variables the host checks read.
 CHECKED = (
@@ -31,52 +27,16 @@ CHECKED = (
     "populate_inventory_to_hosts_file",  # preinstall's, on refs that still write /etc/hosts
     "populate_loadbalancer_apiserver_to_hosts_file",
 )
-# Kubespray renamed its defaults role (kubespray-defaults -> kubespray_defaults); both are looked for.
-DEFAULTS_GLOBS = (
-    "roles/kubespray-defaults/defaults/main*",
-    "roles/kubespray_defaults/defaults/main*",
-    "roles/kubernetes/preinstall/defaults/main*",
-)
+SCRIPT = controller.HOST_PLUGINS_DIR / "host_variables.py"
 
 
-def host_variables(hosts_file: Path, worktree: Path, names: tuple[str, ...] = CHECKED) -> dict[str, dict[str, Any]]:
-    """{host: {name: value}} for every host of the inventory; a name no layer sets is left out."""
-    loader = DataLoader()
-    defaults = role_defaults(loader, worktree)
-    try:
-        inventory = InventoryManager(loader=loader, sources=[str(hosts_file)])
-        variables = VariableManager(loader=loader, inventory=inventory)
-        result = {}
-        for host in inventory.get_hosts("all"):
-            available = {**defaults, **variables.get_vars(host=host)}
-            templar = Templar(loader=loader, variables=available)
-            result[host.name] = {name: plain(templar.template(available[name])) for name in names if name in available}
-    except AnsibleError as exc:
-        raise HarnessError(f"cannot read the run's variables from {hosts_file}: {str(exc).splitlines()[0]}") from exc
-    return result
-
-
-def role_defaults(loader: DataLoader, worktree: Path) -> dict[str, Any]:
-    """The defaults of the kubespray-defaults and preinstall roles at this worktree (files or folders)."""
-    files = sorted(
-        file
-        for pattern in DEFAULTS_GLOBS
-        for found in worktree.glob(pattern)
-        for file in ([found] if found.is_file() else sorted(found.glob("*.y*ml")))
-    )
-    merged: dict[str, Any] = {}
-    for file in files:
-        merged.update(loader.load_from_file(str(file), trusted_as_template=True) or {})  # the ref's own files
-    return merged
-
-
-def plain(value: Any) -> Any:
-    """Ansible's str/dict subclasses (unsafe or tagged text, ...) as plain Python, for YAML and JSON."""
-    if isinstance(value, dict):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
-    for kind in (bool, int, float, str):  # bool first: it is an int
-        if isinstance(value, kind):
-            return kind(value)
-    return value
+def host_variables(
+    context: RunContext, hosts_file: Path, names: tuple[str, ...] = CHECKED
+) -> dict[str, dict[str, Any]]:
+    """{host: {name: value}} for every host of the run's inventory; a name no layer sets is left out."""
+    output = context.run_dir / "variables.json"
+    output.unlink(missing_ok=True)
+    inside = lambda path: controller.path_in(context, path)  # noqa: E731
+    argv = ["python3", inside(SCRIPT), inside(hosts_file), inside(context.worktree), inside(output), *names]
+    controller.output_of(context, argv, {}, "reading the run's variables")
+    return json.loads(output.read_text())

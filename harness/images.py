@@ -1,8 +1,10 @@
 """Node images, tagged by a digest of their inputs so a rebuild happens only on change.
 
-Chain: base (Debian 11 + systemd + python3) -> node (control planes, workers)
--> lb (the HAProxy load balancer). The base comes from `debian:bullseye` where
-a registry answers, otherwise from debootstrap against Debian's mirror.
+Nodes: base (Debian 11 + systemd + python3) -> node (control planes, workers)
+-> lb (the HAProxy load balancer). The controller, where Kubespray's Ansible runs:
+controller-base (Debian 12 + python3 + ssh) -> controller:<requirements digest>, one
+per Ansible that a Kubespray ref pins. Each base comes from the registry's Debian image
+where a registry answers, otherwise from debootstrap against Debian's mirror.
 """
 
 from __future__ import annotations
@@ -17,13 +19,37 @@ from pathlib import Path
 
 from harness import provider
 from harness.errors import CommandFailed, HarnessError
+from harness.kubespray import venv
 from harness.settings import Settings, cache_lock
 
 REPOSITORY = "kubespray-harness"
-DEBIAN_SUITE = "bullseye"
-REGISTRY_BASE = "debian:bullseye"
 SOURCES = ("auto", "registry", "debootstrap")
 CURRENT = "current"
+
+
+@dataclass(frozen=True)
+class Base:
+    """A Debian base image: its folder under images/ (packages.txt, a Dockerfile for the
+    registry recipe), the Debian suite and the command it starts with."""
+
+    name: str
+    suite: str
+    command: str
+
+    @property
+    def registry_image(self) -> str:
+        return f"debian:{self.suite}"
+
+
+# Kubespray's nodes run Debian 11, as in the field reports.
+NODE_BASE = Base("base", "bullseye", '["/lib/systemd/systemd"]')
+# The controller runs the Ansible a ref pins: ansible-core 2.16+ needs Python >= 3.10 on the
+# controller (Debian 12 has 3.11); its packages are installed for that Python.
+CONTROLLER_BASE = Base("controller-base", "bookworm", '["/bin/sh"]')
+CONTROLLER_PYTHON = "3.11"
+# Backwards names for the node base (its debootstrap tag digests these).
+DEBIAN_SUITE = NODE_BASE.suite
+REGISTRY_BASE = NODE_BASE.registry_image
 
 
 @dataclass(frozen=True)
@@ -50,19 +76,19 @@ def context_digest(context: Path, *extra: str) -> str:
     return digest(*parts)
 
 
-def packages(images_dir: Path) -> list[str]:
-    lines = (images_dir / "base" / "packages.txt").read_text().splitlines()
+def packages(images_dir: Path, base: Base = NODE_BASE) -> list[str]:
+    lines = (images_dir / base.name / "packages.txt").read_text().splitlines()
     words = (line.split("#", 1)[0].strip() for line in lines)
     return [word for word in words if word]
 
 
-def base_tags(settings: Settings) -> dict[str, str]:
+def base_tags(settings: Settings, base: Base = NODE_BASE) -> dict[str, str]:
     """The base image tag each recipe would produce."""
-    base_dir = settings.images_dir / "base"
+    listed = ",".join(packages(settings.images_dir, base))
     return {
-        "debootstrap": f"{REPOSITORY}/base:"
-        + digest("debootstrap", DEBIAN_SUITE, settings.debian_mirror, ",".join(packages(settings.images_dir))),
-        "registry": f"{REPOSITORY}/base:" + context_digest(base_dir, "registry", REGISTRY_BASE),
+        "debootstrap": f"{REPOSITORY}/{base.name}:" + digest("debootstrap", base.suite, settings.debian_mirror, listed),
+        "registry": f"{REPOSITORY}/{base.name}:"
+        + context_digest(settings.images_dir / base.name, "registry", base.registry_image),
     }
 
 
@@ -73,7 +99,7 @@ def ensure_images(settings: Settings, log: Callable[[str], None] = print) -> Nod
         )
     client = provider.connect()
     with cache_lock(settings, "images"):  # runs starting together build each image once
-        base = _ensure_base(client, settings, log)
+        base = _ensure_base(client, settings, NODE_BASE, log)
         node = _ensure_layer(client, settings.images_dir / "node", "node", {"BASE_IMAGE": base}, log)
         lb = _ensure_layer(client, settings.images_dir / "lb", "lb", {"NODE_IMAGE": node}, log)
     # A stable alias for molecule.yml's defaults when Molecule runs without the harness.
@@ -82,27 +108,27 @@ def ensure_images(settings: Settings, log: Callable[[str], None] = print) -> Nod
     return NodeImages(node=node, lb=lb)
 
 
-def _ensure_base(client: provider.Client, settings: Settings, log: Callable[[str], None]) -> str:
-    tags = base_tags(settings)
+def _ensure_base(client: provider.Client, settings: Settings, base: Base, log: Callable[[str], None]) -> str:
+    tags = base_tags(settings, base)
     wanted = settings.base_image_source
     candidates = ["debootstrap", "registry"] if wanted == "auto" else [wanted]
     for source in candidates:
         if provider.image_exists(client, tags[source]):
             return tags[source]
-    if wanted in ("auto", "registry") and provider.try_pull(client, REGISTRY_BASE):
-        log(f"building {tags['registry']} from {REGISTRY_BASE}")
-        provider.build_image(client, settings.images_dir / "base", tags["registry"], {}, tags["registry"])
+    if wanted in ("auto", "registry") and provider.try_pull(client, base.registry_image):
+        log(f"building {tags['registry']} from {base.registry_image}")
+        provider.build_image(client, settings.images_dir / base.name, tags["registry"], {}, tags["registry"])
         return tags["registry"]
     if wanted == "registry":
         raise HarnessError(
-            f"cannot pull {REGISTRY_BASE}: reach a registry or set HARNESS_BASE_IMAGE_SOURCE=debootstrap"
+            f"cannot pull {base.registry_image}: reach a registry or set HARNESS_BASE_IMAGE_SOURCE=debootstrap"
         )
     log(f"no registry answers: bootstrapping {tags['debootstrap']} from Debian's mirror (about a minute)")
-    _debootstrap_base(client, settings, tags["debootstrap"])
+    _debootstrap_base(client, settings, base, tags["debootstrap"])
     return tags["debootstrap"]
 
 
-def _debootstrap_base(client: provider.Client, settings: Settings, tag: str) -> None:
+def _debootstrap_base(client: provider.Client, settings: Settings, base: Base, tag: str) -> None:
     if shutil.which("debootstrap") is None:
         raise HarnessError(
             "debootstrap is not installed and no registry serves debian:bullseye: apt-get install debootstrap (as root)"
@@ -113,13 +139,33 @@ def _debootstrap_base(client: provider.Client, settings: Settings, tag: str) -> 
         argv = [
             "debootstrap",
             "--variant=minbase",
-            "--include=" + ",".join(packages(settings.images_dir)),
-            DEBIAN_SUITE,
+            "--include=" + ",".join(packages(settings.images_dir, base)),
+            base.suite,
             str(rootfs),
         ] + ([settings.debian_mirror] if settings.debian_mirror else [])
         _run(argv, "debootstrap")
         _run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], "packing the root file system")
-        provider.import_rootfs(client, tarball, tag, tag)
+        provider.import_rootfs(client, tarball, tag, tag, base.command)
+
+
+def ensure_controller_image(settings: Settings, requirements: Path, log: Callable[[str], None] = print) -> str:
+    """The controller image holding the Ansible that `requirements` (a Kubespray ref's
+    requirements.txt) pins: built once per digest of its inputs, like the node images."""
+    client = provider.connect()
+    with cache_lock(settings, "images"):
+        base = _ensure_base(client, settings, CONTROLLER_BASE, log)
+        context = settings.images_dir / "controller"
+        key = venv.install_key(requirements.read_bytes(), CONTROLLER_PYTHON)
+        tag = f"{REPOSITORY}/controller:" + context_digest(context, base, key)
+        if provider.image_exists(client, tag):
+            return tag
+        log(f"building {tag} (Ansible of {requirements.name}: {key})")
+        with tempfile.TemporaryDirectory(dir=settings.cache_dir, prefix="controller-") as tmp:
+            build = Path(tmp) / "context"
+            shutil.copytree(context, build)
+            venv.install_for(requirements, build / "ansible", CONTROLLER_PYTHON)
+            provider.build_image(client, build, tag, {"BASE_IMAGE": base}, tag)
+    return tag
 
 
 def _ensure_layer(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import docker
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
@@ -74,13 +75,14 @@ def tag_image(client: Client, tag: str, alias: str) -> None:
     client.images.get(tag).tag(repository, version)
 
 
-def import_rootfs(client: Client, tarball: Path, tag: str, inputs: str) -> None:
+def import_rootfs(client: Client, tarball: Path, tag: str, inputs: str, command: str) -> None:
+    """Import a root file system as image `tag`, starting `command` (JSON exec form)."""
     repository, _, version = tag.partition(":")
     client.api.import_image(
         src=str(tarball),
         repository=repository,
         tag=version,
-        changes=['CMD ["/lib/systemd/systemd"]', f"LABEL {IMAGE_LABEL}={inputs}"],
+        changes=[f"CMD {command}", f"LABEL {IMAGE_LABEL}={inputs}"],
     )
 
 
@@ -124,6 +126,56 @@ class Node:
         exit_code, output = self.exec(["sh", "-c", script, "authorize", public_key.strip()])
         if exit_code != 0:
             raise HarnessError(f"cannot authorize the run's SSH key on {self.container.name}: {output}")
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: Path  # on the machine running the harness
+    target: str  # in the container
+    read_only: bool = True
+
+
+def run_in_controller(
+    client: Client,
+    image: str,
+    run_id: str,
+    network: str,
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    workdir: str,
+    mounts: list[Mount],
+    output: BinaryIO,
+) -> int:
+    """Run `argv` in a throwaway controller container of the run; its output goes to
+    `output`. Returns the exit code. The container is removed however this ends (and, if
+    the harness itself dies, by remove_run: it carries the run's label)."""
+    container = client.containers.create(
+        image,
+        argv,
+        environment=env,
+        working_dir=workdir,
+        # Only these host paths; no Docker socket, nothing else of the machine.
+        volumes={str(m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in mounts},
+        # The run's network only: the nodes, and no host network.
+        network=network,
+        hostname="controller",
+        labels={RUN_LABEL: run_id},
+        # Ansible needs no capability to read its files and talk SSH; a payload gains none.
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        # Its own cgroups only, not a view of the host's hierarchy.
+        cgroupns="private",
+        detach=True,
+    )
+    try:
+        container.start()
+        for chunk in container.logs(stream=True, follow=True):
+            output.write(chunk)
+            output.flush()
+        return int(container.wait()["StatusCode"])
+    finally:
+        _ignore_gone(lambda: container.remove(force=True))
 
 
 def run_nodes(client: Client, run_id: str, network: str) -> dict[str, Node]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -212,8 +211,7 @@ def _remove_nodes(run_id: str) -> tuple[int, int]:
 
 
 def _remove_local_state(settings: Settings, context: RunContext, keep_worktree: bool) -> None:
-    """The run's SSH sockets, and its worktree unless it is to be kept."""
-    shutil.rmtree(context.ssh_control_dir, ignore_errors=True)
+    """The run's worktree, unless it is to be kept (its SSH sockets were the controller's)."""
     if not keep_worktree:
         source.remove_worktree(settings, context.worktree)
 

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import HarnessError
+
 UPSTREAM_KUBESPRAY = "https://github.com/kubernetes-sigs/kubespray.git"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,13 +29,17 @@ class Settings:
     base_image_source: str  # auto | registry | debootstrap
     debian_mirror: str  # empty: debootstrap's own default
     keep_worktree: bool
-    connection: str = "ssh"  # ssh | docker: how Kubespray's Ansible reaches the nodes
     # Where scenario folders live; `harness repro` points it at the folder it writes.
     scenarios_dir: Path = PROJECT_ROOT / "scenarios"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
+        if env.get("HARNESS_CONNECTION", "ssh") != "ssh":
+            raise HarnessError(
+                "HARNESS_CONNECTION is gone: Kubespray's Ansible runs in the run's controller container, "
+                "which reaches the nodes over SSH only; unset it"
+            )
         return cls(
             kubespray_repo=env.get("KUBESPRAY_REPO") or UPSTREAM_KUBESPRAY,
             cache_dir=Path(env.get("HARNESS_CACHE_DIR") or _default_cache_dir()),
@@ -41,7 +47,6 @@ class Settings:
             base_image_source=env.get("HARNESS_BASE_IMAGE_SOURCE") or "auto",
             debian_mirror=env.get("HARNESS_DEBIAN_MIRROR", ""),
             keep_worktree=env.get("HARNESS_KEEP_WORKTREE", "") not in ("", "0", "false"),
-            connection=env.get("HARNESS_CONNECTION") or "ssh",
             scenarios_dir=Path(env.get("HARNESS_SCENARIOS_DIR") or PROJECT_ROOT / "scenarios").resolve(),
         )
 

@@ -1,25 +1,23 @@
 """Running a scenario's Kubespray steps with the ref's own ansible-playbook.
 
 Called by Molecule's prepare and converge playbooks (`harness step --phase X`):
-each step is one real ansible-playbook run, with its own log, its own event
-file and a line in steps.jsonl. The first failing step stops the phase.
+each step is one real ansible-playbook run in the run's controller container
+(harness.controller), with its own log, its own event file and a line in
+steps.jsonl. The first failing step stops the phase.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness import events, hostvars, inventory, provider
+from harness import controller, events, hostvars, inventory, provider
 from harness.context import RunContext
 from harness.errors import HarnessError
 from harness.scenario import Scenario, Step
-from harness.settings import environ_without_ansible_settings
 
 
 @dataclass(frozen=True)
@@ -34,36 +32,31 @@ class StepResult:
 
 
 def ansible_env(context: RunContext, events_file: Path) -> dict[str, str]:
-    env = environ_without_ansible_settings()
-    env.update(
-        VIRTUAL_ENV=str(context.venv),
-        PATH=f"{context.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        ANSIBLE_CONFIG=str(context.worktree / "ansible.cfg"),
+    """The controller's whole environment for one ansible-playbook (nothing of this machine's)."""
+    inside = lambda path: controller.path_in(context, path)  # noqa: E731
+    return {
+        "ANSIBLE_CONFIG": inside(context.worktree / "ansible.cfg"),
         # Kubespray's ansible.cfg shares /tmp between runs; one cache per run.
-        ANSIBLE_CACHE_PLUGIN_CONNECTION=str(context.facts_dir),
-        ANSIBLE_PIPELINING="True",
-        ANSIBLE_CALLBACK_PLUGINS=str(events.CALLBACK_DIR),
-        ANSIBLE_CALLBACKS_ENABLED=f"{events.CALLBACK_NAME},profile_tasks",
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="False",
-        ANSIBLE_LOCAL_TEMP=str(context.run_dir / "ansible-tmp"),
-        HARNESS_EVENTS_FILE=str(events_file),
-    )
-    if context.connection == "ssh":
-        env.update(
-            # Replaces the ssh_args of Kubespray's ansible.cfg: its 30-minute
-            # ControlPersist would outlive the run's nodes.
-            ANSIBLE_SSH_ARGS="-o ControlMaster=auto -o ControlPersist=60s -o StrictHostKeyChecking=no "
-            "-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o LogLevel=ERROR",
-            ANSIBLE_SSH_CONTROL_PATH_DIR=str(context.ssh_control_dir),
-            ANSIBLE_HOST_KEY_CHECKING="False",
-        )
-    return env
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": inside(context.facts_dir),
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_CALLBACK_PLUGINS": inside(events.CALLBACK_DIR),
+        "ANSIBLE_CALLBACKS_ENABLED": f"{events.CALLBACK_NAME},profile_tasks",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_LOCAL_TEMP": controller.LOCAL_TEMP,
+        "HARNESS_EVENTS_FILE": inside(events_file),
+        # Replaces the ssh_args of Kubespray's ansible.cfg: its 30-minute ControlPersist
+        # would outlive the run's nodes.
+        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s -o StrictHostKeyChecking=no "
+        "-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o LogLevel=ERROR",
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": controller.SSH_CONTROL_DIR,
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+    }
 
 
 def playbook_argv(context: RunContext, scenario: Scenario, step: Step, hosts_file: Path) -> list[str]:
-    argv = [str(context.venv / "bin" / "ansible-playbook"), "-i", str(hosts_file), "-b", step.playbook]
+    argv = ["ansible-playbook", "-i", controller.path_in(context, hosts_file), "-b", step.playbook]
     if step.limit:
         argv += ["--limit", step.limit]
     tags = scenario.step_tags(step)
@@ -84,15 +77,11 @@ def inventory_for_step(context: RunContext, scenario: Scenario, step: Step) -> P
     if missing:
         raise HarnessError(f"nodes not running on network {context.network}: {', '.join(missing)}")
     (context.run_dir / "nodes.json").write_text(json.dumps(addresses, indent=2) + "\n")
-    ssh = None
-    if context.connection == "ssh":
-        public_key = context.ssh_key.with_suffix(".pub").read_text()
-        for node in scenario.kubespray_nodes(step):
-            nodes[node.name].authorize_ssh_key(public_key)
-        ssh = inventory.SshAccess(context.ssh_key, addresses)
-    return inventory.write_inventory(
-        context.inventory_dir, scenario, context.run_id, addresses, context.worktree, ssh, step
-    )
+    public_key = context.ssh_key.with_suffix(".pub").read_text()
+    for node in scenario.kubespray_nodes(step):
+        nodes[node.name].authorize_ssh_key(public_key)
+    ssh = inventory.SshAccess(controller.path_in(context, context.ssh_key), addresses)
+    return inventory.write_inventory(context.inventory_dir, scenario, context.worktree, ssh, step)
 
 
 def run_variables(context: RunContext, scenario: Scenario) -> dict[str, dict[str, object]]:
@@ -101,7 +90,7 @@ def run_variables(context: RunContext, scenario: Scenario) -> dict[str, dict[str
     hosts_file = context.inventory_dir / "hosts.yml"
     if not hosts_file.is_file():
         hosts_file = inventory_for_step(context, scenario, scenario.steps[0])
-    return hostvars.host_variables(hosts_file, context.worktree)
+    return hostvars.host_variables(context, hosts_file)
 
 
 # Node files kept before the deploy: refs that no longer write /etc/hosts must leave it as it was.
@@ -147,24 +136,15 @@ def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Pa
     index = scenario.steps.index(step) + 1
     stem = f"{index:02d}-{step.name}"
     context.logs_dir.mkdir(parents=True, exist_ok=True)
-    (context.run_dir / "ansible-tmp").mkdir(exist_ok=True)
     log, events_file = context.logs_dir / f"{stem}.log", context.logs_dir / f"{stem}.events.jsonl"
     events_file.unlink(missing_ok=True)
     argv = playbook_argv(context, scenario, step, hosts_file)
     started = time.monotonic()
     shutil.copyfile(hosts_file, context.logs_dir / f"{stem}.hosts.yml")  # the inventory this step saw
-    with log.open("w") as out:
-        out.write(f"# {' '.join(argv)}\n# cwd: {context.worktree}\n")
+    with log.open("wb") as out:
+        out.write(f"# in the controller ({context.controller_image}): {' '.join(argv)}\n".encode())
         out.flush()
-        rc = subprocess.run(
-            argv,
-            cwd=context.worktree,
-            env=ansible_env(context, events_file),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        ).returncode
+        rc = controller.run(context, argv, ansible_env(context, events_file), out)
     result = StepResult(
         name=step.name,
         phase=step.phase,

@@ -1,4 +1,5 @@
-"""hostvars: the Kubespray variables the host checks expect, per host, asked of Ansible.
+"""host_variables (run in the controller by hostvars): the Kubespray variables the host
+checks expect, per host, asked of Ansible (here the harness's own, in this process).
 
 A small worktree stands in for Kubespray's (its kubespray-defaults role defaults, in either
 of the role's names and layouts); the inventory is the harness's own, written for the
@@ -14,6 +15,7 @@ import yaml
 
 from harness import hostvars, inventory
 from harness import scenario as scenarios
+from harness.ansible_plugins.host_variables import plain, read_host_variables
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 DEFAULTS = {
@@ -37,13 +39,14 @@ def _inventory(tmp_path: Path, worktree: Path, group_vars: dict[str, dict]) -> P
     scenario = scenarios.load(SCENARIOS, "upgrade-node-based")
     scenario = scenario.model_copy(update={"group_vars": {**scenario.group_vars, **group_vars}})
     addresses = {node.name: f"10.0.0.{index}" for index, node in enumerate(scenario.nodes, start=1)}
-    return inventory.write_inventory(tmp_path / "inventory", scenario, "run1", addresses, worktree)
+    ssh = inventory.SshAccess("/harness/run/ssh/id_ed25519", addresses)
+    return inventory.write_inventory(tmp_path / "inventory", scenario, worktree, ssh)
 
 
 def test_without_settings_the_refs_defaults_hold(tmp_path: Path) -> None:
     worktree = _worktree(tmp_path)
 
-    found = hostvars.host_variables(_inventory(tmp_path, worktree, {}), worktree)
+    found = read_host_variables(_inventory(tmp_path, worktree, {}), worktree, hostvars.CHECKED)
 
     assert set(found) == {"km-1", "km-2", "km-3", "kw-1", "kw-2"}
     assert found["kw-1"] == {
@@ -64,7 +67,7 @@ def test_a_group_other_than_all_sets_the_port_the_domain_and_the_apiserver_name(
         "apiserver_loadbalancer_domain_name": "api.example.org",
     }
 
-    found = hostvars.host_variables(_inventory(tmp_path, worktree, {"kube_node": settings}), worktree)
+    found = read_host_variables(_inventory(tmp_path, worktree, {"kube_node": settings}), worktree, hostvars.CHECKED)
 
     assert found["kw-1"] == {
         "kube_apiserver_port": 7443,
@@ -89,9 +92,11 @@ def test_a_templated_default_is_templated_for_the_host(tmp_path: Path) -> None:
     }
     scenario = scenario.model_copy(update={"group_vars": group_vars})
     addresses = {node.name: f"10.0.0.{index}" for index, node in enumerate(scenario.nodes, start=1)}
-    hosts = inventory.write_inventory(tmp_path / "inventory", scenario, "run1", addresses, worktree)
+    hosts = inventory.write_inventory(
+        tmp_path / "inventory", scenario, worktree, inventory.SshAccess("/harness/run/ssh/id_ed25519", addresses)
+    )
 
-    found = hostvars.host_variables(hosts, worktree)
+    found = read_host_variables(hosts, worktree, hostvars.CHECKED)
 
     assert found["kw-1"]["loadbalancer_apiserver_localhost"] is False  # the scenario sets loadbalancer_apiserver
 
@@ -103,13 +108,13 @@ def test_a_templated_default_is_templated_for_the_host(tmp_path: Path) -> None:
 def test_the_defaults_role_is_found_under_either_name_and_layout(tmp_path: Path, layout: str) -> None:
     worktree = _worktree(tmp_path, layout)
 
-    found = hostvars.host_variables(_inventory(tmp_path, worktree, {}), worktree)
+    found = read_host_variables(_inventory(tmp_path, worktree, {}), worktree, hostvars.CHECKED)
 
     assert found["km-2"]["dns_domain"] == "cluster.local"
 
 
 def test_plain_turns_ansible_values_into_json_and_yaml_types() -> None:
-    assert hostvars.plain({"a": (1, True), 2: "x"}) == {"a": [1, True], "2": "x"}
+    assert plain({"a": (1, True), 2: "x"}) == {"a": [1, True], "2": "x"}
 
 
 def test_the_preinstall_roles_etc_hosts_switches_are_read_and_overridden(tmp_path: Path) -> None:
@@ -123,7 +128,7 @@ def test_the_preinstall_roles_etc_hosts_switches_are_read_and_overridden(tmp_pat
     )
     settings = {"populate_inventory_to_hosts_file": False}
 
-    found = hostvars.host_variables(_inventory(tmp_path, worktree, {"all": settings}), worktree)
+    found = read_host_variables(_inventory(tmp_path, worktree, {"all": settings}), worktree, hostvars.CHECKED)
 
     assert found["km-1"]["populate_inventory_to_hosts_file"] is False
     assert found["km-1"]["populate_loadbalancer_apiserver_to_hosts_file"] is True

@@ -208,7 +208,7 @@ def test_base_tags_ignore_settings_that_do_not_shape_the_image(settings: Setting
 def test_debootstrap_tag_changes_with_the_package_list(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     before = images.base_tags(settings)
     real = images.packages(settings.images_dir)
-    monkeypatch.setattr(images, "packages", lambda images_dir: [*real, "curl"])
+    monkeypatch.setattr(images, "packages", lambda images_dir, base=images.NODE_BASE: [*real, "curl"])
 
     after = images.base_tags(settings)
 

@@ -157,7 +157,7 @@ def context(tmp_path: Path) -> RunContext:
         run_id="abcd1234",
         run_dir=tmp_path / "run",
         worktree=tmp_path / "run" / "kubespray",
-        venv=tmp_path / "venv",
+        controller_image="kubespray-harness/controller:x",
         node_image="kubespray-harness/node:x",
         lb_image="kubespray-harness/lb:x",
     )
@@ -198,7 +198,7 @@ def test_playbook_argv(context: RunContext, fields: dict, options: list[str]) ->
 
     argv = steps.playbook_argv(context, UPGRADE, _scenario_step(UPGRADE, **fields), hosts)
 
-    playbook = [str(context.venv / "bin" / "ansible-playbook"), "-i", str(hosts), "-b", "upgrade-cluster.yml"]
+    playbook = ["ansible-playbook", "-i", "/harness/run/inventory/hosts.yml", "-b", "upgrade-cluster.yml"]
     assert argv == [*playbook, *options]
 
 

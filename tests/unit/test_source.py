@@ -1,10 +1,9 @@
-"""kubespray.source against a small local git repository standing in for Kubespray; venv.venv_key."""
+"""kubespray.source against a small local git repository standing in for Kubespray; venv.install_key."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -235,41 +234,35 @@ def test_remove_worktree_of_a_missing_path_is_quiet(settings: Settings, capfd: p
     assert source.git(repo, "worktree", "list", "--porcelain") == listed
 
 
-# --- venv.venv_key ----------------------------------------------------------------------------
+# --- venv.install_key ----------------------------------------------------------------------------
 
 REQUIREMENTS = b"ansible==9.13.0\njinja2==3.1.4\nnetaddr==1.3.0\n"
 
 
-def test_venv_key_changes_with_what_the_harness_adds_to_kubesprays_requirements(
+def test_install_key_changes_with_what_the_harness_adds_to_kubesprays_requirements(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    before = venv.venv_key(REQUIREMENTS, "3.11")
+    before = venv.install_key(REQUIREMENTS, "3.11")
     monkeypatch.setattr(venv, "EXTRA_REQUIREMENTS", [*venv.EXTRA_REQUIREMENTS, "netaddr==1.3.0"])
 
-    assert venv.venv_key(REQUIREMENTS, "3.11") != before
+    assert venv.install_key(REQUIREMENTS, "3.11") != before
 
 
-def test_venv_key_is_sixteen_hex_characters() -> None:
-    key = venv.venv_key(REQUIREMENTS, "3.11")
+def test_install_key_is_sixteen_hex_characters() -> None:
+    key = venv.install_key(REQUIREMENTS, "3.11")
 
     assert len(key) == 16
     assert int(key, 16) >= 0
 
 
-def test_venv_key_changes_with_the_requirements() -> None:
+def test_install_key_changes_with_the_requirements() -> None:
     pinned_newer = REQUIREMENTS.replace(b"ansible==9.13.0", b"ansible==10.7.0")
 
-    assert venv.venv_key(pinned_newer, "3.11") != venv.venv_key(REQUIREMENTS, "3.11")
+    assert venv.install_key(pinned_newer, "3.11") != venv.install_key(REQUIREMENTS, "3.11")
 
 
-def test_venv_key_changes_with_the_python_version() -> None:
-    assert venv.venv_key(REQUIREMENTS, "3.10") != venv.venv_key(REQUIREMENTS, "3.11")
-
-
-def test_venv_key_defaults_to_the_running_python() -> None:
-    running = f"{sys.version_info.major}.{sys.version_info.minor}"
-
-    assert venv.venv_key(REQUIREMENTS) == venv.venv_key(REQUIREMENTS, running)
+def test_install_key_changes_with_the_python_version() -> None:
+    assert venv.install_key(REQUIREMENTS, "3.10") != venv.install_key(REQUIREMENTS, "3.11")
 
 
 # --- changes (--patch, --cherry-pick) ------------------------------------------------------------
