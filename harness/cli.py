@@ -137,7 +137,11 @@ def _parser() -> argparse.ArgumentParser:
         help="a command to run after the deploy (repeatable, in order); replaces the report's",
     )
     rp.add_argument("--ref", help="run on this ref instead of the report's (e.g. the fixed one)")
-    rp.add_argument("--trust-report", action="store_true", help="run the report's lookups and templates anyway")
+    rp.add_argument(
+        "--trust-report",
+        action="store_true",
+        help="run playbooks of the report outside Kubespray's own (contrib/, scripts/); they still run in the sandbox",
+    )
     rp.add_argument("--tags", help="comma-separated tags for every step (default: the set that runs offline)")
     rp.add_argument("--save-scenario", metavar="NAME", help="also save the report as scenarios/NAME (and a cell)")
     rp.add_argument("--report-json", type=Path, help="write the verdict as JSON here")

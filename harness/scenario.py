@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -24,6 +24,14 @@ KUBESPRAY_GROUPS = {"all", "k8s_cluster", "kube_control_plane", "etcd", "kube_no
 NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$"
 # Node names are hostnames (a report's hosts keep theirs): dots allowed, 40 characters at most.
 NODE_NAME_RE = r"^[a-z0-9]([a-z0-9.-]{0,38}[a-z0-9])?$"
+# Ansible's rule for a group name (it warns about any other, and can rewrite it): letters,
+# digits and '_', not starting with a digit. The inventory's group_vars files are named by
+# group, so a name that passed this can never be a path.
+GROUP_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
+GROUP_NAME_RULE = "(letters, digits and '_', not starting with a digit)"
+# Kubespray's playbooks are files of its worktree: a relative path, never out of it.
+# (No component starts with '.', so none is '..'.)
+PLAYBOOK_RE = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*\.ya?ml$"
 
 
 class Strict(BaseModel):
@@ -39,7 +47,7 @@ class Node(Strict):
     # step of a node being added); before it, the node runs but is no cluster host.
     joins_at: str | None = None
     # Kubespray groups when they are not the role's (a bug report's inventory).
-    explicit_groups: list[str] | None = Field(default=None, alias="groups")
+    explicit_groups: list[Annotated[str, Field(pattern=GROUP_NAME_RE)]] | None = Field(default=None, alias="groups")
     host_vars: dict[str, object] = Field(default_factory=dict)
 
     @property
@@ -54,7 +62,7 @@ class Node(Strict):
 
 class Step(Strict):
     name: str = Field(pattern=NAME_RE)
-    playbook: str
+    playbook: str = Field(pattern=PLAYBOOK_RE)
     phase: Literal["prepare", "converge"] = "converge"
     limit: str | None = None
     tags: list[str] | None = None  # None: the scenario's tags
@@ -148,6 +156,8 @@ class Scenario(Strict):
             raise ValueError("no node has role control-plane")
         known_groups = KUBESPRAY_GROUPS | {group for node in self.nodes for group in node.groups}
         for group in self.group_vars:
+            if not re.match(GROUP_NAME_RE, group):
+                raise ValueError(f"group_vars: {group!r} is not an Ansible group name {GROUP_NAME_RULE}")
             if group not in known_groups:
                 raise ValueError(f"group_vars for unknown group {group!r} (known: {', '.join(sorted(known_groups))})")
         for node in self.nodes:

@@ -24,6 +24,7 @@ from harness.repro.form import section
 from harness.repro.inventory import ReportHost, ReportInventory
 from harness.repro.output import ReportedFailure
 from harness.scenario import NODE_NAME_RE, FailureExpectation
+from harness.text import one_line
 
 # What runs offline in unprivileged containers (field notes): every step gets
 # these tags unless the command names its own or `--tags` says otherwise.
@@ -93,7 +94,7 @@ def _check_host_names(inventory: ReportInventory) -> None:
             )
         if not re.match(NODE_NAME_RE, host.name):
             raise HarnessError(
-                f"section {section('inventory')}: host name {host.name!r} cannot name a container; "
+                f"section {section('inventory')}: host name {one_line(repr(host.name), 80)} cannot name a container; "
                 "use lower-case letters, digits, '-' and '.' (at most 40)"
             )
 
@@ -225,9 +226,10 @@ def _scenario_yaml(plan: Plan, source: str) -> str:
         "default_refs": [plan.ref],
         "expectations": {plan.ref: {"fail": plan.expected_failure().model_dump(mode="json", exclude_none=True)}},
     }
-    header = f"# Written by `harness repro` from {source}.\n"
+    # The notes quote the report: one line each, so no text of the report becomes YAML.
+    header = f"# Written by `harness repro` from {one_line(source, 200)}.\n"
     if plan.notes:
-        header += "# Notes:\n" + "".join(f"# - {note}\n" for note in plan.notes)
+        header += "# Notes:\n" + "".join(f"# - {one_line(note)}\n" for note in plan.notes)
     return header + yaml.dump(document, Dumper=_PlainDumper, sort_keys=False, width=110)
 
 

@@ -135,6 +135,13 @@ def _extra_vars(value: str, where: str) -> dict[str, object]:
     return {key: item for key, item in parse_kv(value).items() if key != "_raw_params"}
 
 
+def is_kubespray_playbook(playbook: str) -> bool:
+    """One of the playbooks Kubespray documents: top level (cluster.yml, ...) or playbooks/*.yml;
+    not contrib/, scripts/ or tests/."""
+    parts = PurePosixPath(playbook).parts
+    return len(parts) == 1 or (len(parts) == 2 and parts[0] == "playbooks")
+
+
 def _relative(playbook: str) -> str:
     """Kubespray's playbooks by their path in the repository, wherever the reporter's clone was."""
     path = PurePosixPath(playbook)

@@ -2,7 +2,8 @@
 
 Only those two plugins are asked, on a file the harness writes: no inventory
 script or dynamic plugin of a report ever runs. Nothing is templated here;
-values stay as the reporter wrote them, for the safety scan to read.
+values stay as the reporter wrote them (they are templated by Ansible in the run's
+controller container only). Group names must be Ansible's, host names a node's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from ansible.plugins.loader import inventory_loader
 from harness.errors import HarnessError
 from harness.hostvars import plain
 from harness.repro.form import BugReport, section, yaml_mapping
+from harness.scenario import GROUP_NAME_RE, GROUP_NAME_RULE
+from harness.text import one_line
 
 REQUIRED_GROUPS = ("kube_control_plane", "etcd", "kube_node")
 # Groups the harness rebuilds itself (k8s_cluster: kube_control_plane + kube_node).
@@ -146,6 +149,11 @@ def _add_vars(inventory: ReportInventory, kind: str, name: str, variables: dict[
 
 def _check_groups(inventory: ReportInventory, where: str) -> None:
     groups = inventory.groups()
+    for group in sorted(groups | set(inventory.group_vars)):
+        if not re.match(GROUP_NAME_RE, group):
+            raise HarnessError(
+                f"{where}: group {one_line(repr(group), 80)} is not an Ansible group name {GROUP_NAME_RULE}; rename it"
+            )
     missing = [group for group in REQUIRED_GROUPS if group not in groups]
     if missing:
         raise HarnessError(

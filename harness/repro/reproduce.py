@@ -94,7 +94,7 @@ class ReproResult:
             "scenario_dir": str(self.prepared.settings.scenarios_dir / self.prepared.name),
             "saved_scenario": str(self.prepared.saved_to) if self.prepared.saved_to else None,
             "notes": self.prepared.plan.notes,
-            "trusted_findings": [finding.describe() for finding in self.prepared.findings],
+            "sandboxed_findings": [finding.describe() for finding in self.prepared.findings],
             "run": run,  # the run's whole report.json (schema 1), as `harness matrix-report` reads it
         }
 
@@ -107,14 +107,10 @@ def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None
     replayed = commands.from_report(report.code("ansible_command"), options.steps, where)
     failure = _reported_failure(report)
     findings = _scan(inventory, replayed.commands)
-    if findings and not options.trust_report:
-        raise HarnessError(
-            f"{report.path} holds what Ansible would run on this machine: "
-            + "; ".join(finding.describe() for finding in findings)
-            + ". Read them; rerun with --trust-report to run them anyway (connection settings are never passed on)"
-        )
+    for finding in findings:
+        log(f"note: {finding.describe()}: it runs in the run's controller container, not on this machine")
     sha = _resolve(settings, ref, report, from_report=options.ref is None)
-    _check_playbooks(settings, sha, replayed.commands, where)
+    _check_playbooks(settings, sha, replayed.commands, where, options.trust_report)
     name = _scenario_name(options.report)
     step = failing_step(inventory, replayed.commands, failure, report)
     plan = build.plan(_description(report), inventory, replayed.commands, failure, step, ref, options.tags)
@@ -215,9 +211,14 @@ def _scan(inventory: report_inventory.ReportInventory, replayed: list[commands.C
     return findings
 
 
-def _check_playbooks(settings: Settings, sha: str, replayed: list[commands.Command], where: str) -> None:
+def _check_playbooks(settings: Settings, sha: str, replayed: list[commands.Command], where: str, trusted: bool) -> None:
     repo = source.ensure_clone(settings)
     for command in replayed:
+        if not trusted and not commands.is_kubespray_playbook(command.playbook):
+            raise HarnessError(
+                f"{where}: playbook {command.playbook!r} is not one of Kubespray's playbooks (top level or "
+                "playbooks/); read it, then rerun with --trust-report to run it"
+            )
         if not source.git(repo, "ls-tree", "--name-only", sha, "--", command.playbook, check=False):
             raise HarnessError(f"{where}: playbook {command.playbook!r} is not in Kubespray at {sha[:12]}")
 

@@ -1,10 +1,10 @@
-"""What a report could make Ansible do on the machine running the harness.
+"""What a report's variables would make Ansible do on its controller, said to the user.
 
-Inventory and extra variables are templated by Ansible on the controller:
-a lookup reads files or runs commands there, and connection variables decide
-where tasks run. The scan lists such things; `repro` refuses to run them
-unless `--trust-report` is given. Connection variables are never passed on,
-trusted or not: the harness's own connection replaces them.
+Inventory and extra variables are templated by Ansible on the controller: a lookup
+reads files or runs commands there, and connection variables decide where tasks run.
+The controller is the run's own container (harness.controller), so this scan refuses
+nothing: it is no security boundary, it tells the user what the report does. Connection
+variables are never passed on: the harness's own connection replaces them.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ ORDINARY_CONNECTION_VARS = {
 }
 _TEMPLATE = re.compile(r"{{|{%")
 _CONTROLLER_SIDE = (
-    (re.compile(r"\b(?:lookup|query|q)\s*\("), "a lookup, which Ansible runs on the harness machine"),
+    (re.compile(r"\b(?:lookup|query|q)\s*\("), "a lookup, which Ansible runs on its controller"),
     (re.compile(r"__\w+__"), "reaches into Python's internals"),
-    (re.compile(r"\bdelegate_to\b|\blocalhost\b|\b127\.0\.0\.1\b"), "points tasks at the harness machine"),
+    (re.compile(r"\bdelegate_to\b|\blocalhost\b|\b127\.0\.0\.1\b"), "points tasks at Ansible's controller (localhost)"),
 )
 LOCAL_HOST_NAMES = {"localhost", "127.0.0.1", "::1"}
 

@@ -239,30 +239,42 @@ def test_lookups_and_connection_overrides_are_found():
     assert sorted(finding.name for finding in findings) == ["a", "ansible_ssh_common_args", "b"]
 
 
-def test_a_report_with_lookups_is_refused_without_trust(settings: Settings):
-    options = reproduce.ReproOptions(report=MALFORMED / "lookups-in-inventory.md")
-    with pytest.raises(HarnessError) as refused:
-        reproduce.prepare(settings, options, log=lambda _: None)
-    assert "lookup('pipe', 'cat /etc/shadow')" in refused.value.message
-    assert "ansible_ssh_common_args" in refused.value.message
-    assert "--trust-report" in refused.value.message
-
-
-def test_a_trusted_report_keeps_its_lookups_but_never_its_connection_settings(settings: Settings):
-    (Path(settings.kubespray_repo) / "scale.yml").write_text("---\n")
+def _commit(settings: Settings, *files: str) -> str:
+    """Add files to the stand-in Kubespray; its new head."""
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", settings.kubespray_repo]
+    for name in files:
+        (Path(settings.kubespray_repo) / name).parent.mkdir(parents=True, exist_ok=True)
+        (Path(settings.kubespray_repo) / name).write_text("---\n")
     subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "scale"], check=True)
-    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    options = reproduce.ReproOptions(report=MALFORMED / "lookups-in-inventory.md", ref=head, trust_report=True)
+    subprocess.run([*git, "commit", "-qm", "more"], check=True)
+    return subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
 
-    prepared = reproduce.prepare(settings, options, log=lambda _: None)
 
-    assert [finding.describe() for finding in prepared.findings], "a trusted report's findings are still listed"
+def test_a_report_with_lookups_is_run_in_the_sandbox_and_what_they_do_is_said(settings: Settings):
+    head = _commit(settings, "scale.yml")
+    said: list[str] = []
+    options = reproduce.ReproOptions(report=MALFORMED / "lookups-in-inventory.md", ref=head)
+
+    prepared = reproduce.prepare(settings, options, log=said.append)
+
+    findings = [line for line in said if "controller container" in line]
+    assert any("lookup('pipe', 'cat /etc/shadow')" in line for line in findings), said
     written = yaml.safe_load((prepared.settings.scenarios_dir / prepared.name / "scenario.yml").read_text())
-    assert "lookup('pipe'" in written["group_vars"]["all"]["cluster_name"]
+    assert "lookup('pipe'" in written["group_vars"]["all"]["cluster_name"], "passed on as data, unrendered"
     assert all(not name.startswith("ansible_") for node in written["nodes"] for name in node.get("host_vars", {}))
-    assert "ansible_ssh_common_args" not in str(written)
+    assert "ansible_ssh_common_args" not in str(written), "connection settings are never passed on"
+
+
+def test_a_playbook_outside_kubesprays_own_needs_trust(settings: Settings, tmp_path: Path):
+    head = _commit(settings, "contrib/hack.yml")
+    text = (REPORT_1).read_text().replace("upgrade-cluster.yml", "contrib/hack.yml")
+    report = tmp_path / "contrib-playbook.md"
+    report.write_text(text)
+
+    with pytest.raises(HarnessError, match=r"'contrib/hack.yml' is not one of Kubespray's playbooks.*--trust-report"):
+        reproduce.prepare(settings, reproduce.ReproOptions(report=report, ref=head), log=lambda _: None)
+    trusted = reproduce.prepare(settings, reproduce.ReproOptions(report=report, ref=head, trust_report=True), print)
+    assert "contrib/hack.yml" in [step["playbook"] for step in trusted.plan.steps]
 
 
 def test_scale_command_adds_its_limit_host_at_that_step():
