@@ -27,4 +27,15 @@ for d in /usr/lib/systemd/system /etc/systemd/system; do
   rm -rf "$copy"
 done
 
+# systemd mounts the kernel's host-wide pseudo filesystems read-write when it finds
+# them unmounted: securityfs (its lockdown file locks the host's kernel down), pstore
+# (the host's crash records), bpffs, fusectl (aborting a FUSE connection would break
+# the host's fuse-overlayfs storage). A node has no business there: cover each with an
+# empty read-only tmpfs, so systemd finds them mounted and leaves them.
+for d in /sys/kernel/security /sys/fs/pstore /sys/fs/bpf /sys/fs/fuse/connections; do
+  if [ -d "$d" ] && ! grep -q " $d " /proc/self/mountinfo; then
+    mount -t tmpfs -o ro,nosuid,nodev,noexec,size=4k tmpfs "$d"
+  fi
+done
+
 exec "$@"

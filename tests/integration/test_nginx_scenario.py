@@ -1,6 +1,7 @@
 """The third scenario, written as one file: the node-based upgrade behind Kubespray's default
 localhost balancer (nginx), at v2.27.1, through `harness run --keep`; then `harness down`.
-About 6 minutes (one run)."""
+Its kept nodes also show what root inside a node can reach of this machine (the containment
+checks: they look, they never try an escape). About 6 minutes (one run)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,56 @@ def test_matrix_report_reads_the_runs_report_json(kept_run, tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert f"{SCENARIO}" in shown.stdout and "passed" in shown.stdout
     assert 'failures="0"' in junit.read_text()
+
+
+# --- containment: what root in a node can reach of this machine, seen in the kept nodes -------
+
+NODES = ("km-1", "km-2", "km-3", "kw-1", "kw-2", "lb-1")
+
+
+def _in_node(docker_engine, run_id: str, node: str, script: str) -> str:
+    """What `sh -c script` prints as root in the node (the way Kubespray's tasks run there)."""
+    done = docker_engine.containers.get(f"{node}-{run_id}").exec_run(["sh", "-c", script])
+    assert done.exit_code == 0, done.output.decode()
+    return done.output.decode()
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_no_cgroup_release_agent_is_writable_in_a_node(kept_run, docker_engine, node):
+    # On cgroup v1 the hierarchy root's release_agent runs as root on the host: a known escape.
+    script = "find /sys/fs/cgroup -maxdepth 3 -name release_agent -writable; grep ' /sys/fs/cgroup' /proc/mounts"
+    found = _in_node(docker_engine, kept_run[1]["run_id"], node, script)
+    writable = [line for line in found.splitlines() if line.endswith("release_agent")]
+    # v1 hierarchies read-only (cgroup2, where systemd mounts it, is the node's own subtree)
+    v1_read_write = [
+        line for line in found.splitlines() if line.split()[2:3] == ["cgroup"] and ",rw" in f",{line.split()[3]}"
+    ]
+    assert writable == [] and v1_read_write == [], found
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_no_kernel_setting_or_pseudo_file_of_the_host_is_writable_in_a_node(kept_run, docker_engine, node):
+    # /proc/sys (vm.*, kernel.*: host-wide), /sys (securityfs, pstore, bpffs, fusectl, ...); the
+    # node's own cgroup namespace under /sys/fs/cgroup aside.
+    script = "find /proc/sys /sys -path /sys/fs/cgroup -prune -o -type f -writable -print 2>/dev/null; true"
+    writable = _in_node(docker_engine, kept_run[1]["run_id"], node, script).split()
+    assert writable == [], writable
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_a_node_sees_no_host_block_device_and_may_open_none(kept_run, docker_engine, node):
+    script = "find /dev -type b; cat /sys/fs/cgroup/devices/devices.list 2>/dev/null; true"
+    seen = _in_node(docker_engine, kept_run[1]["run_id"], node, script).splitlines()
+    block_devices = [line for line in seen if line.startswith("/dev/")]
+    # cgroup v1 device rules ("b *:* m" lets mknod make a node, never read or write one)
+    block_rules_with_access = [line for line in seen if line.startswith("b ") and set("rw") & set(line.split()[-1])]
+    assert block_devices == [] and block_rules_with_access == [], seen
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_a_node_runs_under_a_seccomp_filter(kept_run, docker_engine, node):
+    status = _in_node(docker_engine, kept_run[1]["run_id"], node, "grep Seccomp: /proc/1/status")
+    assert status.split() == ["Seccomp:", "2"], status  # 2: filtered (Docker's default profile)
 
 
 def test_down_removes_the_nodes_network_and_worktree_then_finds_nothing_left(kept_run, docker_engine):
