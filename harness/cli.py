@@ -12,6 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -29,12 +30,23 @@ from harness.settings import Settings
 EXIT_INTERRUPTED = 130
 
 
+def _add_egress_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-egress",
+        action="store_true",
+        help="let the run's nodes and controller reach beyond each other (e.g. Debian's mirror); default: they cannot",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # No wrapping, and wide tables in logs: paths and messages stay greppable.
     console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     try:
-        return args.func(args, Settings.from_env(), console)
+        settings = Settings.from_env()
+        if getattr(args, "allow_egress", False):
+            settings = replace(settings, allow_egress=True)
+        return args.func(args, settings, console)
     except HarnessError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.log_tail:
@@ -97,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         "--keep", action="store_true", help="leave the nodes up after the verdict (harness down RUN_ID removes them)"
     )
     _add_change_options(run)
+    _add_egress_option(run)
     run.set_defaults(func=_cmd_run)
 
     mx = sub.add_parser("matrix", help="run scenario x ref cells, N at a time, and report them together")
@@ -146,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--save-scenario", metavar="NAME", help="also save the report as scenarios/NAME (and a cell)")
     rp.add_argument("--report-json", type=Path, help="write the verdict as JSON here")
     _add_change_options(rp)
+    _add_egress_option(rp)
     rp.set_defaults(func=_cmd_repro)
 
     bs = sub.add_parser("bisect", help="the first commit that broke (or, with --find fix, fixed) a scenario")

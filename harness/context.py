@@ -33,6 +33,7 @@ class RunContext:
     controller_image: str  # the ref's pinned Ansible (harness.controller)
     node_image: str
     lb_image: str
+    allow_egress: bool = False  # else the run's network is internal: no route beyond its containers
     scenarios_dir: Path = PROJECT_ROOT / "scenarios"
 
     @property
@@ -77,6 +78,7 @@ class RunContext:
         for key in ("run_dir", "worktree", "scenarios_dir"):
             if key in data:
                 data[key] = Path(data[key])
+        data["allow_egress"] = data.get("allow_egress") == "True"
         return cls(**data)
 
     def molecule_env(self) -> dict[str, str]:
@@ -86,6 +88,7 @@ class RunContext:
             "HARNESS_RUN_DIR": str(self.run_dir),
             "HARNESS_NODE_IMAGE": self.node_image,
             "HARNESS_LB_IMAGE": self.lb_image,
+            "HARNESS_NETWORK_INTERNAL": "false" if self.allow_egress else "true",
             "HARNESS_SCENARIOS_DIR": str(self.scenarios_dir),
         }
 
@@ -126,6 +129,7 @@ def prepare(
         controller_image=images.ensure_controller_image(settings, worktree / "requirements.txt", log),
         node_image=node_images.node,
         lb_image=node_images.lb,
+        allow_egress=settings.allow_egress,
         scenarios_dir=settings.scenarios_dir,
     )
     _new_ssh_key(context.ssh_key)

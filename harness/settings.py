@@ -29,6 +29,8 @@ class Settings:
     base_image_source: str  # auto | registry | debootstrap
     debian_mirror: str  # empty: debootstrap's own default
     keep_worktree: bool
+    # The run's containers reach nothing but each other unless this is set (--allow-egress).
+    allow_egress: bool = False
     # Where scenario folders live; `harness repro` points it at the folder it writes.
     scenarios_dir: Path = PROJECT_ROOT / "scenarios"
 
@@ -47,6 +49,7 @@ class Settings:
             base_image_source=env.get("HARNESS_BASE_IMAGE_SOURCE") or "auto",
             debian_mirror=env.get("HARNESS_DEBIAN_MIRROR", ""),
             keep_worktree=env.get("HARNESS_KEEP_WORKTREE", "") not in ("", "0", "false"),
+            allow_egress=env.get("HARNESS_ALLOW_EGRESS", "") not in ("", "0", "false"),
             scenarios_dir=Path(env.get("HARNESS_SCENARIOS_DIR") or PROJECT_ROOT / "scenarios").resolve(),
         )
 

@@ -35,6 +35,11 @@ def host_sysctls() -> dict[str, str]:
     return {key: Path("/proc/sys", key).read_text().strip() for key in HOST_SYSCTLS}
 
 
+def host_cgroup_release_agents() -> dict[str, str]:
+    """What each cgroup v1 hierarchy of this machine runs when a cgroup empties (none on v2)."""
+    return {str(path): path.read_text().strip() for path in sorted(Path("/sys/fs/cgroup").glob("*/release_agent"))}
+
+
 def leftovers(client, run_id: str) -> list[str]:
     """Containers and networks that still carry a run's label."""
     selector = {"label": f"{provider.RUN_LABEL}={run_id}"}

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import host_sysctls, leftovers, run_with_report_json
+from cli_helpers import host_cgroup_release_agents, host_sysctls, leftovers, run_with_report_json
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ ENGINE_FILES = {"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
 def hostile_repro(tmp_path_factory, docker_engine, kubespray_clone):
     for payload in PAYLOADS:
         Path(f"/tmp/kh-hostile-e2e-{payload}").unlink(missing_ok=True)
-    before = host_sysctls()
+    before = (host_sysctls(), host_cgroup_release_agents())
     proc, result = run_with_report_json(tmp_path_factory.mktemp("hostile"), "repro", str(REPORT), timeout=1800)
     return proc, result, before
 
@@ -70,9 +70,15 @@ def test_the_controller_sees_no_path_of_this_machine_but_the_runs(hostile_repro)
     assert bound - ENGINE_FILES <= CONTROLLER_MOUNTS, sorted(bound)
 
 
-def test_host_kernel_settings_are_the_same_after_the_hostile_run(hostile_repro):
+def test_the_controller_has_no_route_beyond_the_runs_network(hostile_repro):
+    _, result, _ = hostile_repro
+    routes = [line.split() for line in _run_file(result, "canary-routes").read_text().splitlines()[1:]]
+    assert routes and not [route for route in routes if route[1] == "00000000"], routes  # no default route
+
+
+def test_host_kernel_settings_and_cgroup_release_agents_are_the_same_after_the_hostile_run(hostile_repro):
     _, _, before = hostile_repro
-    assert host_sysctls() == before
+    assert (host_sysctls(), host_cgroup_release_agents()) == before
 
 
 def test_the_hostile_run_leaves_no_container(hostile_repro, docker_engine):

@@ -126,6 +126,12 @@ def test_a_node_sees_no_host_block_device_and_may_open_none(kept_run, docker_eng
 
 
 @pytest.mark.parametrize("node", NODES)
+def test_a_node_has_no_route_beyond_the_runs_network(kept_run, docker_engine, node):
+    routes = _in_node(docker_engine, kept_run[1]["run_id"], node, "ip route")
+    assert routes.strip() and "default" not in routes, routes
+
+
+@pytest.mark.parametrize("node", NODES)
 def test_a_node_runs_under_a_seccomp_filter(kept_run, docker_engine, node):
     status = _in_node(docker_engine, kept_run[1]["run_id"], node, "grep Seccomp: /proc/1/status")
     assert status.split() == ["Seccomp:", "2"], status  # 2: filtered (Docker's default profile)

@@ -1,4 +1,4 @@
-"""Unit-test setup: make the scenarios' shared host-check parsers importable.
+"""Unit-test setup: make the scenarios' shared host-check parsers importable; shared fixtures.
 
 Molecule's verifier puts scenarios/shared on sys.path through
 scenarios/conftest.py; the unit tests do the same so `import checks` works.
@@ -6,10 +6,32 @@ scenarios/conftest.py; the unit tests do the same so `import checks` works.
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
+
+from harness.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[2] / "scenarios" / "shared"
 
 if str(SHARED) not in sys.path:
     sys.path.insert(0, str(SHARED))
+
+
+@pytest.fixture
+def repro_settings(tmp_path: Path) -> Settings:
+    """Settings whose Kubespray is a small local repository holding the playbooks reports name
+    (cluster.yml, scale.yml): no report in the unit tests gets as far as running."""
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(upstream)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    for playbook in ("cluster.yml", "scale.yml"):
+        (upstream / playbook).write_text("---\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "playbooks"], check=True)
+    base = Settings.from_env({})
+    return replace(base, kubespray_repo=str(upstream), cache_dir=tmp_path / "cache", runs_dir=tmp_path / "runs")

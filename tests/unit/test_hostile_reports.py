@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -39,18 +38,8 @@ def canary(name: str) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings whose Kubespray is a local repository with the playbooks the reports name."""
-    upstream = tmp_path / "upstream"
-    upstream.mkdir()
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(upstream)]
-    subprocess.run([*git, "init", "-q"], check=True)
-    for playbook in ("cluster.yml", "scale.yml"):
-        (upstream / playbook).write_text("---\n")
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "playbooks"], check=True)
-    base = Settings.from_env({})
-    return replace(base, kubespray_repo=str(upstream), cache_dir=tmp_path / "cache", runs_dir=tmp_path / "runs")
+def settings(repro_settings: Settings) -> Settings:
+    return repro_settings
 
 
 def _head(settings: Settings) -> str:

@@ -54,6 +54,12 @@ def test_every_platform_carries_the_run_label_and_the_unprivileged_systemd_flags
         assert "privileged" not in platform
 
 
+def test_the_runs_network_is_internal_by_default() -> None:
+    for platform in _platforms(scenarios.load(SCENARIOS, "upgrade-node-based")):
+        (network,) = platform["docker_networks"]
+        assert network["internal"] == "${HARNESS_NETWORK_INTERNAL:-true}"
+
+
 def test_the_node_flags_are_written_once_in_the_repository() -> None:
     tracked = subprocess.run(
         ["git", "grep", "-l", "cgroupns_mode", "--", ":!*.md", ":!tests/"],

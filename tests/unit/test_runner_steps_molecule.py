@@ -9,6 +9,7 @@ from them in the tests.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import signal
@@ -259,3 +260,16 @@ def test_stop_run_processes_kills_the_runs_processes_even_outside_its_process_gr
     finally:
         other.kill()
         ours.kill()
+
+
+def test_a_runs_network_is_internal_unless_the_run_allows_egress(context: RunContext) -> None:
+    assert molecule.molecule_env(context)["HARNESS_NETWORK_INTERNAL"] == "true"
+    opened = dataclasses.replace(context, allow_egress=True)
+    assert molecule.molecule_env(opened)["HARNESS_NETWORK_INTERNAL"] == "false"
+
+
+def test_a_saved_context_keeps_whether_egress_is_allowed(context: RunContext) -> None:
+    context.run_dir.mkdir(parents=True)
+    for allowed in (False, True):
+        dataclasses.replace(context, allow_egress=allowed).save()
+        assert RunContext.load(context.run_dir).allow_egress is allowed
