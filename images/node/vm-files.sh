@@ -38,4 +38,19 @@ for d in /sys/kernel/security /sys/fs/pstore /sys/fs/bpf /sys/fs/fuse/connection
   fi
 done
 
-exec "$@"
+# systemd keeps its services' cgroups in a hierarchy of its own; Docker mounts the node's
+# cgroups read-only. Mount that hierarchy afresh, read-write: in the node's private cgroup
+# namespace a fresh mount shows the node's own cgroup as its root (no release_agent there).
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+  umount /sys/fs/cgroup
+  mount -t cgroup2 -o rw,nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+elif grep -q " /sys/fs/cgroup/systemd " /proc/self/mountinfo; then
+  umount /sys/fs/cgroup/systemd
+  mount -t cgroup -o rw,nosuid,nodev,noexec,none,name=systemd cgroup /sys/fs/cgroup/systemd
+fi
+
+# Everything above needed SYS_ADMIN; nothing below may have it. systemd starts without it
+# in its bounding set, so no process of the node (sshd, whatever Kubespray runs through it,
+# a unit a task writes) can mount, remount /proc/sys, or gain it back. Only `docker exec`,
+# which the harness alone uses (the controller has no Docker socket), still holds it.
+exec setpriv --bounding-set -sys_admin --inh-caps -sys_admin -- "$@"
