@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness import images, inventory
+from harness import scenario as scenarios
 from harness.errors import HarnessError
 from harness.kubespray import source
 from harness.settings import PROJECT_ROOT, Settings
@@ -129,7 +130,7 @@ def prepare(
         controller_image=images.ensure_controller_image(settings, worktree / "requirements.txt", log),
         node_image=node_images.node,
         lb_image=node_images.lb,
-        allow_egress=settings.allow_egress,
+        allow_egress=settings.allow_egress or scenarios.load(settings.scenarios_dir, scenario).egress,
         scenarios_dir=settings.scenarios_dir,
     )
     _new_ssh_key(context.ssh_key)

@@ -135,6 +135,9 @@ class Scenario(Strict):
     # Host checks (testinfra test names, shell patterns) this scenario lets be skipped;
     # any other skipped check keeps a run from passing.
     optional_checks: list[str] = Field(default_factory=list)
+    # The scenario needs to reach beyond its containers (Debian's mirror, a download): its
+    # network is then not internal, and the run says so.
+    egress: bool = False
 
     @field_validator("expectations", mode="before")
     @classmethod

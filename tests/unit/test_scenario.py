@@ -363,3 +363,9 @@ def test_optional_checks_are_shell_patterns_on_test_names(tmp_path: Path) -> Non
     _write(tmp_path, "optional", data)
 
     assert scenario.load(tmp_path, "optional").optional_checks == ["test_haproxy_accepts_the_config*"]
+
+
+def test_a_scenario_is_offline_unless_it_says_it_needs_egress() -> None:
+    loaded = scenario.load(SCENARIOS, "upgrade-node-based")
+    assert loaded.egress is False
+    assert loaded.model_validate({**loaded.model_dump(), "egress": True}).egress is True
