@@ -34,7 +34,7 @@ class RunContext:
     controller_image: str  # the ref's pinned Ansible (harness.controller)
     node_image: str
     lb_image: str
-    allow_egress: bool = False  # else the run's network is internal: no route beyond its containers
+    allow_egress: bool = True  # else the run's network is internal: nothing beyond its containers
     scenarios_dir: Path = PROJECT_ROOT / "scenarios"
 
     @property
@@ -79,7 +79,7 @@ class RunContext:
         for key in ("run_dir", "worktree", "scenarios_dir"):
             if key in data:
                 data[key] = Path(data[key])
-        data["allow_egress"] = data.get("allow_egress") == "True"
+        data["allow_egress"] = data.get("allow_egress", "True") == "True"
         return cls(**data)
 
     def molecule_env(self) -> dict[str, str]:
@@ -130,12 +130,18 @@ def prepare(
         controller_image=images.ensure_controller_image(settings, worktree / "requirements.txt", log),
         node_image=node_images.node,
         lb_image=node_images.lb,
-        allow_egress=settings.allow_egress or scenarios.load(settings.scenarios_dir, scenario).egress,
+        allow_egress=egress_allowed(settings, scenarios.load(settings.scenarios_dir, scenario)),
         scenarios_dir=settings.scenarios_dir,
     )
     _new_ssh_key(context.ssh_key)
     context.save()
     return context
+
+
+def egress_allowed(settings: Settings, scenario: scenarios.Scenario) -> bool:
+    """Whether the run's network reaches beyond its containers: always but for a sealed run
+    (a stranger's report), where --allow-egress or the scenario's `egress: true` open it."""
+    return not settings.sealed or settings.allow_egress or scenario.egress
 
 
 def _new_ssh_key(key: Path) -> None:

@@ -158,9 +158,12 @@ def run(
     applied = source.with_changes(result.changes)
     progress(f"run {run_id}: {scenario_name} at {ref} ({sha[:12]}){applied}, expecting {expectation.describe()}")
     progress(f"logs in {result.run_dir}")
-    if settings.allow_egress or scenario.egress:
-        why = "the scenario needs it (egress: true)" if scenario.egress else "--allow-egress"
-        progress(f"egress allowed ({why}): the run's nodes and controller can reach beyond each other")
+    if settings.sealed:
+        if run_context.egress_allowed(settings, scenario):
+            why = "the scenario needs it (egress: true)" if scenario.egress else "--allow-egress"
+            progress(f"egress allowed ({why}): the report's nodes and controller can reach beyond each other")
+        else:
+            progress("sealed: the report's nodes and controller reach each other and nothing else")
 
     started = time.monotonic()
     try:

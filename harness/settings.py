@@ -29,7 +29,9 @@ class Settings:
     base_image_source: str  # auto | registry | debootstrap
     debian_mirror: str  # empty: debootstrap's own default
     keep_worktree: bool
-    # The run's containers reach nothing but each other unless this is set (--allow-egress).
+    # A stranger's report runs sealed: its containers reach nothing but each other, unless
+    # allow_egress (--allow-egress) or its scenario says it needs egress.
+    sealed: bool = False
     allow_egress: bool = False
     # Where scenario folders live; `harness repro` points it at the folder it writes.
     scenarios_dir: Path = PROJECT_ROOT / "scenarios"

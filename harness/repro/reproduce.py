@@ -128,7 +128,7 @@ def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None
         sha,
         failure,
         plan,
-        replace(settings, scenarios_dir=scenarios_dir, runs_dir=directory),
+        replace(settings, scenarios_dir=scenarios_dir, runs_dir=directory, sealed=True),
         directory,
         findings,
     )

@@ -94,15 +94,15 @@ def _in_node(docker_engine, run_id: str, node: str, script: str) -> str:
 
 
 @pytest.mark.parametrize("node", NODES)
-def test_no_cgroup_release_agent_is_writable_in_a_node(kept_run, docker_engine, node):
+def test_no_cgroup_release_agent_is_in_reach_of_a_node(kept_run, docker_engine, node):
     # On cgroup v1 the hierarchy root's release_agent runs as root on the host: a known escape.
-    script = "find /sys/fs/cgroup -maxdepth 3 -name release_agent -writable; grep ' /sys/fs/cgroup' /proc/mounts"
+    script = "find /sys/fs/cgroup -maxdepth 3 -name release_agent; grep ' /sys/fs/cgroup' /proc/mounts"
     found = _in_node(docker_engine, kept_run[1]["run_id"], node, script)
     writable = [line for line in found.splitlines() if line.endswith("release_agent")]
-    # v1 hierarchies read-only (cgroup2, where systemd mounts it, is the node's own subtree)
-    v1_read_write = [
-        line for line in found.splitlines() if line.split()[2:3] == ["cgroup"] and ",rw" in f",{line.split()[3]}"
-    ]
+    # The controllers' v1 hierarchies stay read-only; systemd's own (name=systemd, or cgroup2) is
+    # mounted afresh read-write by the entrypoint: in the node's cgroup namespace, its own subtree.
+    mounts = [line.split() for line in found.splitlines() if not line.endswith("release_agent")]
+    v1_read_write = [m for m in mounts if m[2] == "cgroup" and "name=systemd" not in m[3] and "rw" in m[3].split(",")]
     assert writable == [] and v1_read_write == [], found
 
 
@@ -123,29 +123,6 @@ def test_a_node_sees_no_host_block_device_and_may_open_none(kept_run, docker_eng
     # cgroup v1 device rules ("b *:* m" lets mknod make a node, never read or write one)
     block_rules_with_access = [line for line in seen if line.startswith("b ") and set("rw") & set(line.split()[-1])]
     assert block_devices == [] and block_rules_with_access == [], seen
-
-
-# Debian's mirror, the one place a scenario could want to reach: by name and at an address.
-EGRESS_PROBE = (
-    "import socket, sys\n"
-    "for target in ('deb.debian.org', '151.101.2.132'):\n"
-    "    try:\n"
-    "        socket.create_connection((target, 80), 5).close()\n"
-    "        sys.exit(f'reached {target}')\n"
-    "    except OSError as exc:\n"
-    "        print(target, exc)\n"
-)
-
-
-def test_the_runs_network_is_internal(kept_run, docker_engine):
-    network = docker_engine.networks.get(f"kh-{kept_run[1]['run_id']}")
-    assert network.attrs["Internal"] is True, network.attrs
-
-
-@pytest.mark.parametrize("node", ("km-1", "kw-1", "lb-1"))
-def test_a_node_reaches_nothing_beyond_the_runs_network(kept_run, docker_engine, node):
-    tried = _in_node(docker_engine, kept_run[1]["run_id"], node, f'python3 -c "{EGRESS_PROBE}"')
-    assert tried.count("\n") == 2, tried  # both attempts failed, each said why
 
 
 CAP_SYS_ADMIN = 21

@@ -54,10 +54,10 @@ def test_every_platform_carries_the_run_label_and_the_unprivileged_systemd_flags
         assert "privileged" not in platform
 
 
-def test_the_runs_network_is_internal_by_default() -> None:
+def test_the_runs_network_is_internal_when_the_harness_says_so() -> None:
     for platform in _platforms(scenarios.load(SCENARIOS, "upgrade-node-based")):
         (network,) = platform["docker_networks"]
-        assert network["internal"] == "${HARNESS_NETWORK_INTERNAL:-true}"
+        assert network["internal"] == "${HARNESS_NETWORK_INTERNAL:-false}"
 
 
 def test_the_node_flags_are_written_once_in_the_repository() -> None:

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from harness import context as run_context
 from harness import events, molecule, runner, steps
 from harness.checks import CheckResults
 from harness.context import RunContext
 from harness.scenario import Scenario, Step
 from harness.scenario import load as load_scenario
+from harness.settings import Settings
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FAILED_EVENTS = events.read_events(DATA / "v2.27.0" / "upgrade-kw-1.events.jsonl")
@@ -262,10 +264,27 @@ def test_stop_run_processes_kills_the_runs_processes_even_outside_its_process_gr
         ours.kill()
 
 
-def test_a_runs_network_is_internal_unless_the_run_allows_egress(context: RunContext) -> None:
-    assert molecule.molecule_env(context)["HARNESS_NETWORK_INTERNAL"] == "true"
-    opened = dataclasses.replace(context, allow_egress=True)
-    assert molecule.molecule_env(opened)["HARNESS_NETWORK_INTERNAL"] == "false"
+def test_a_runs_network_is_internal_when_egress_is_not_allowed(context: RunContext) -> None:
+    assert molecule.molecule_env(context)["HARNESS_NETWORK_INTERNAL"] == "false"
+    sealed = dataclasses.replace(context, allow_egress=False)
+    assert molecule.molecule_env(sealed)["HARNESS_NETWORK_INTERNAL"] == "true"
+
+
+@pytest.mark.parametrize(
+    ("sealed", "allow_egress", "scenario_egress", "allowed"),
+    [
+        pytest.param(False, False, False, True, id="a-scenario-of-the-project"),
+        pytest.param(True, False, False, False, id="a-strangers-report"),
+        pytest.param(True, True, False, True, id="a-report-with-allow-egress"),
+        pytest.param(True, False, True, True, id="a-report-whose-scenario-needs-egress"),
+    ],
+)
+def test_only_a_sealed_run_is_cut_off_unless_opened(
+    sealed: bool, allow_egress: bool, scenario_egress: bool, allowed: bool
+) -> None:
+    settings = dataclasses.replace(Settings.from_env({}), sealed=sealed, allow_egress=allow_egress)
+    scenario = UPGRADE.model_copy(update={"egress": scenario_egress})
+    assert run_context.egress_allowed(settings, scenario) is allowed
 
 
 def test_a_saved_context_keeps_whether_egress_is_allowed(context: RunContext) -> None:
