@@ -406,5 +406,5 @@ def _cmd_molecule_dependency(args: argparse.Namespace, settings: Settings, conso
         raise HarnessError("set KUBESPRAY_REF to the Kubespray tag, branch or sha to run")
     run_id = os.environ.get("HARNESS_RUN_ID", "molecule")
     console.print(f"preparing Kubespray {ref} for {name} in {run_dir}")
-    run_context.prepare(settings, name, ref, source.resolve(settings, ref), run_dir, run_id, log=console.print)
+    run_context.prepare(settings, scenario, ref, source.resolve(settings, ref), run_dir, run_id, log=console.print)
     return 0

@@ -100,7 +100,7 @@ def new_run_id() -> str:
 
 def prepare(
     settings: Settings,
-    scenario: str,
+    scenario: scenarios.Scenario,
     ref: str,
     sha: str,
     run_dir: Path,
@@ -121,7 +121,7 @@ def prepare(
             log(f"applying {change.describe()}")
             source.apply_change(worktree, change)
     context = RunContext(
-        scenario=scenario,
+        scenario=scenario.name,
         ref=ref,
         sha=sha,
         run_id=run_id,
@@ -130,7 +130,7 @@ def prepare(
         controller_image=images.ensure_controller_image(settings, worktree / "requirements.txt", log),
         node_image=node_images.node,
         lb_image=node_images.lb,
-        allow_egress=egress_allowed(settings, scenarios.load(settings.scenarios_dir, scenario)),
+        allow_egress=egress_allowed(settings, scenario),
         scenarios_dir=settings.scenarios_dir,
     )
     _new_ssh_key(context.ssh_key)

@@ -60,13 +60,12 @@ def run(context: RunContext, argv: list[str], env: dict[str, str], output: Binar
     )
 
 
-def output_of(context: RunContext, argv: list[str], env: dict[str, str], what: str) -> str:
-    """Run `argv` in the controller and return what it printed; a failure is `what` failing."""
+def check_run(context: RunContext, argv: list[str], env: dict[str, str], what: str) -> None:
+    """Run `argv` in the controller; a non-zero exit is `what` failing, with its last line as the reason."""
     buffer = io.BytesIO()
     rc = run(context, argv, env, buffer)
-    text = buffer.getvalue().decode(errors="replace")
     if rc != 0:
+        text = buffer.getvalue().decode(errors="replace")
         said = [line for line in text.splitlines() if line.strip()]
         reason = said[-1] if said else f"exit {rc}"
         raise HarnessError(f"{what} failed in the controller: {reason}", log_tail=text[-3000:])
-    return text

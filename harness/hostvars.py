@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from harness import controller
-from harness.ansible_plugins.host_variables import plain  # noqa: F401 - the one conversion, shared
 from harness.context import RunContext
 
 # The variables the host checks read.
@@ -38,5 +37,5 @@ def host_variables(
     output.unlink(missing_ok=True)
     inside = lambda path: controller.path_in(context, path)  # noqa: E731
     argv = ["python3", inside(SCRIPT), inside(hosts_file), inside(context.worktree), inside(output), *names]
-    controller.output_of(context, argv, {}, "reading the run's variables")
+    controller.check_run(context, argv, {}, "reading the run's variables")
     return json.loads(output.read_text())

@@ -47,9 +47,6 @@ NODE_BASE = Base("base", "bullseye", '["/lib/systemd/systemd"]')
 # controller (Debian 12 has 3.11); its packages are installed for that Python.
 CONTROLLER_BASE = Base("controller-base", "bookworm", '["/bin/sh"]')
 CONTROLLER_PYTHON = "3.11"
-# Backwards names for the node base (its debootstrap tag digests these).
-DEBIAN_SUITE = NODE_BASE.suite
-REGISTRY_BASE = NODE_BASE.registry_image
 
 
 @dataclass(frozen=True)
@@ -131,7 +128,8 @@ def _ensure_base(client: provider.Client, settings: Settings, base: Base, log: C
 def _debootstrap_base(client: provider.Client, settings: Settings, base: Base, tag: str) -> None:
     if shutil.which("debootstrap") is None:
         raise HarnessError(
-            "debootstrap is not installed and no registry serves debian:bullseye: apt-get install debootstrap (as root)"
+            f"debootstrap is not installed and no registry serves {base.registry_image}: "
+            "apt-get install debootstrap (as root)"
         )
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.cache_dir, prefix="rootfs-") as tmp:
@@ -154,27 +152,43 @@ def ensure_controller_image(settings: Settings, requirements: Path, log: Callabl
     client = provider.connect()
     with cache_lock(settings, "images"):
         base = _ensure_base(client, settings, CONTROLLER_BASE, log)
-        context = settings.images_dir / "controller"
         key = venv.install_key(requirements.read_bytes(), CONTROLLER_PYTHON)
-        tag = f"{REPOSITORY}/controller:" + context_digest(context, base, key)
-        if provider.image_exists(client, tag):
-            return tag
-        log(f"building {tag} (Ansible of {requirements.name}: {key})")
-        with tempfile.TemporaryDirectory(dir=settings.cache_dir, prefix="controller-") as tmp:
-            build = Path(tmp) / "context"
-            shutil.copytree(context, build)
-            venv.install_for(requirements, build / "ansible", CONTROLLER_PYTHON)
-            provider.build_image(client, build, tag, {"BASE_IMAGE": base}, tag)
-    return tag
+        return _ensure_layer(
+            client,
+            settings.images_dir / "controller",
+            "controller",
+            {"BASE_IMAGE": base},
+            log,
+            inputs=(key,),
+            fill=lambda build: venv.install_for(requirements, build / "ansible", CONTROLLER_PYTHON),
+            scratch=settings.cache_dir,  # the pinned Ansible is some 280 MB
+        )
 
 
 def _ensure_layer(
-    client: provider.Client, context: Path, name: str, buildargs: dict[str, str], log: Callable[[str], None]
+    client: provider.Client,
+    context: Path,
+    name: str,
+    buildargs: dict[str, str],
+    log: Callable[[str], None],
+    inputs: tuple[str, ...] = (),
+    fill: Callable[[Path], None] | None = None,
+    scratch: Path | None = None,
 ) -> str:
-    tag = f"{REPOSITORY}/{name}:" + context_digest(context, *buildargs.values())
-    if not provider.image_exists(client, tag):
-        log(f"building {tag}")
+    """The image built from `context` with `buildargs`, tagged by the digest of both and of
+    `inputs`; `fill` adds what the context lacks, into a copy of it under `scratch`."""
+    tag = f"{REPOSITORY}/{name}:" + context_digest(context, *buildargs.values(), *inputs)
+    if provider.image_exists(client, tag):
+        return tag
+    log(f"building {tag}")
+    if fill is None:
         provider.build_image(client, context, tag, buildargs, tag)
+        return tag
+    with tempfile.TemporaryDirectory(dir=scratch, prefix=f"{name}-") as tmp:
+        build = Path(tmp) / "context"
+        shutil.copytree(context, build)
+        fill(build)
+        provider.build_image(client, build, tag, buildargs, tag)
     return tag
 
 

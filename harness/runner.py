@@ -167,7 +167,7 @@ def run(
 
     started = time.monotonic()
     try:
-        context = run_context.prepare(settings, scenario_name, ref, sha, run_dir, run_id, log=progress, changes=changes)
+        context = run_context.prepare(settings, scenario, ref, sha, run_dir, run_id, log=progress, changes=changes)
     except BaseException:
         source.remove_worktree(settings, run_dir / "kubespray")
         raise

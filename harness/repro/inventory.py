@@ -21,8 +21,8 @@ from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
 
+from harness.ansible_plugins.host_variables import plain
 from harness.errors import HarnessError
-from harness.hostvars import plain
 from harness.repro.form import BugReport, section, yaml_mapping
 from harness.scenario import GROUP_NAME_RE, GROUP_NAME_RULE
 from harness.text import one_line
