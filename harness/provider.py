@@ -181,7 +181,8 @@ def run_in_controller(
 def run_nodes(client: Client, run_id: str, network: str) -> dict[str, Node]:
     """The run's running nodes by name."""
     nodes = {}
-    for container in client.containers.list(filters={"label": f"{RUN_LABEL}={run_id}"}):
+    running = client.containers.list(filters={"label": f"{RUN_LABEL}={run_id}"}, ignore_removed=True)
+    for container in running:
         attrs = container.attrs
         address = attrs["NetworkSettings"]["Networks"].get(network, {}).get("IPAddress", "")
         nodes[attrs["Config"]["Hostname"]] = Node(container, attrs["Config"]["Hostname"], address)
@@ -192,7 +193,8 @@ def remove_run(client: Client, run_id: str) -> int:
     """Remove every container, network and volume labelled with the run id."""
     selector = {"label": f"{RUN_LABEL}={run_id}"}
     removed = 0
-    for container in client.containers.list(all=True, filters=selector):
+    # sparse: no inspect per container, which 404s when Molecule's destroy removes one meanwhile
+    for container in client.containers.list(all=True, sparse=True, filters=selector):
         _ignore_gone(lambda c=container: c.remove(force=True, v=True))
         removed += 1
     for network in client.networks.list(filters=selector):
