@@ -88,7 +88,8 @@ def unreachable(events: list[dict[str, Any]]) -> Failure | None:
 
 
 def _failure(event: dict[str, Any], hosts: list[str]) -> Failure:
-    said = [str(event.get(name) or "").strip() for name in MESSAGE_FIELDS]
+    # A loop's failed items first: its own msg says only that one or more items failed.
+    said = [str(event.get(name) or "").strip() for name in ("items", *MESSAGE_FIELDS)]
     message = next((text for text in said if text), "")
     rc = event.get("rc")
     return Failure(

@@ -9,9 +9,16 @@ from dataclasses import dataclass
 from harness.events import MESSAGE_FIELDS
 from harness.text import first_line
 
-_TASK = re.compile(r"^TASK \[(?P<task>.+?)\] \**\s*$")
-_FATAL = re.compile(r"^fatal: \[(?P<host>[^\]]+?)(?: -> [^\]]+)?\]: (?:FAILED|UNREACHABLE)! => (?P<result>.*)$")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_TASK = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(?P<task>.+?)\] \**\s*$")
+# `fatal: [h]: FAILED! => {...}`, and a loop's `failed: [h] (item=...) => {...}` (a loop never says fatal).
+_FAILED = re.compile(
+    r"^(?:fatal: \[(?P<host>[^\]]+?)(?: -> [^\]]+)?\]: (?P<state>FAILED|UNREACHABLE)!"
+    r"|failed: \[(?P<item_host>[^\]]+?)(?: -> [^\]]+)?\] \(item=.*?\)) => (?P<result>.*)$"
+)
 _IGNORING = re.compile(r"^\.\.\.ignoring\s*$")
+_RECAP_FAILED = re.compile(r"^(?P<host>\S+)\s*:\s*ok=\d+.*?\b(?:failed=[1-9]|unreachable=[1-9])")
+_NEXT_RESULT = ("TASK [", "RUNNING HANDLER [", "fatal:", "PLAY ")
 # The stable core of Ansible's undefined-variable errors: the same words on every machine.
 _CORE_MESSAGES = (
     re.compile(r"'[^']+' (?:object )?has no attribute '[^']+'"),
@@ -19,10 +26,18 @@ _CORE_MESSAGES = (
 )
 
 
+class NoReportedFailure(ValueError):
+    """The output shows no failure the harness can expect; the text says what it shows instead."""
+
+
+class CannotReproduceHere(ValueError):
+    """The output's failure is one containers cannot show (the text says why)."""
+
+
 @dataclass(frozen=True)
 class ReportedFailure:
     task: str
-    hosts: tuple[str, ...]  # every host with a fatal failure under that TASK header
+    hosts: tuple[str, ...]  # every host with a failure under that TASK header
     message: str  # the part of Ansible's message to look for in a run's failure ('' when it said nothing)
     full_message: str
     rc: int | None = None
@@ -32,37 +47,82 @@ class ReportedFailure:
         return self.hosts[0]
 
 
-def reported_failure(output: str) -> ReportedFailure | None:
-    """The first fatal, non-ignored failure in the output, under the TASK it belongs to,
-    with the other hosts that failed fatally under the same header."""
-    task, first, hosts = "", None, []
-    lines = output.splitlines()
+@dataclass(frozen=True)
+class _Line:
+    header: int  # the line of its TASK header: a task name may come again in a later play
+    task: str
+    host: str
+    unreachable: bool
+    result: str
+    following: list[str]
+
+
+def reported_failure(output: str) -> ReportedFailure:
+    """The first non-ignored failure in the output (a task's `fatal:` or a loop item's `failed:`),
+    under the TASK it belongs to, with the other hosts that failed under the same header.
+    Colour codes, profile_tasks times, -v noise and retries are read past."""
+    lines = [_ANSI.sub("", line).strip() for line in output.splitlines()]
+    failures = list(_failure_lines(lines))
+    if not failures:
+        raise NoReportedFailure(_what_it_shows(lines))
+    real = [line for line in failures if not line.unreachable]
+    if not real:
+        hosts = ", ".join(dict.fromkeys(line.host for line in failures))
+        raise CannotReproduceHere(
+            f"the run failed only because {hosts} could not be reached over SSH; the harness makes its own "
+            "connections to its containers, so a connection problem of the reporter's machines does not replay"
+        )
+    first = real[0]
+    hosts = tuple(dict.fromkeys(line.host for line in real if line.header == first.header))
+    full, rc = _result(first.result, first.following)
+    return ReportedFailure(task=first.task, hosts=hosts, message=core_message(full), full_message=full, rc=rc)
+
+
+def _failure_lines(lines: list[str]):
+    """Every failure line that Ansible did not forgive (`...ignoring`), with its task and what follows it."""
+    task, header = "", -1
     for index, line in enumerate(lines):
-        stripped = line.strip()
-        if match := _TASK.match(stripped):
-            if first is not None:
-                break
-            task = match.group("task")
+        if match := _TASK.match(line):
+            task, header = match.group("task"), index
             continue
-        match = _FATAL.match(stripped)
-        if not match or not task or _ignored(lines[index + 1 :]):
+        match = _FAILED.match(line)
+        if not match or _ignored(lines[index + 1 :]):
             continue
-        if first is None:
-            first = _result(match.group("result"), lines[index + 1 :])
-        if match.group("host") not in hosts:
-            hosts.append(match.group("host"))
-    if first is None:
-        return None
-    full, rc = first
-    return ReportedFailure(task=task, hosts=tuple(hosts), message=core_message(full), full_message=full, rc=rc)
+        if not task:
+            host = match.group("host") or match.group("item_host")
+            raise NoReportedFailure(
+                f"the failure of {host} has no `TASK [...]` header above it; "
+                "paste the output from the failing TASK line on"
+            )
+        yield _Line(
+            header,
+            task,
+            match.group("host") or match.group("item_host"),
+            match.group("state") == "UNREACHABLE",
+            match.group("result"),
+            lines[index + 1 :],
+        )
+
+
+def _what_it_shows(lines: list[str]) -> str:
+    recap_failed = [match.group("host") for line in lines if (match := _RECAP_FAILED.match(line))]
+    if recap_failed:
+        return (
+            f"the output shows only the PLAY RECAP (failed: {', '.join(recap_failed)}), not the failure; paste the "
+            "`TASK [...]` header and the `fatal:` line of the failing task"
+        )
+    return (
+        "it has no `fatal:` (or loop `failed:`) line under a `TASK [...]` header; paste the output of the failing run"
+    )
 
 
 def _ignored(following: list[str]) -> bool:
-    """Ansible prints `...ignoring` after the result of a failure that ignore_errors forgives."""
+    """Ansible prints `...ignoring` after the result of a failure that ignore_errors forgives
+    (after the last item, for a loop)."""
     for line in following:
-        if _IGNORING.match(line.strip()):
+        if _IGNORING.match(line):
             return True
-        if line.startswith(("TASK [", "fatal:", "PLAY ", "RUNNING HANDLER")):
+        if line.startswith(_NEXT_RESULT):
             return False
     return False
 
@@ -71,6 +131,7 @@ def _result(result: str, following: list[str]) -> tuple[str, int | None]:
     """What the failed result says (msg, else stderr, module_stdout, exception, reason) and its rc:
     one JSON line, or a pretty-printed object over several lines."""
     text = result.strip()
+    following = [line for line in following if not line.startswith("FAILED - RETRYING")]
     for extra in [[], *[following[:n] for n in range(1, min(len(following), 200) + 1)]]:
         candidate = "\n".join([text, *extra])
         try:

@@ -168,13 +168,13 @@ def _resolve(settings: Settings, ref: str, report: form.BugReport, from_report: 
 
 
 def _reported_failure(report: form.BugReport) -> ReportedFailure:
-    failure = output.reported_failure(report.code("ansible_output"))
     where = f"{report.path}: section {form.section('ansible_output')}"
-    if failure is None:
-        raise HarnessError(
-            f"{where} has no `fatal:` line under a `TASK [...]` header; "
-            "paste the output of the failing run from its start to the failure"
-        )
+    try:
+        failure = output.reported_failure(report.code("ansible_output"))
+    except output.NoReportedFailure as exc:
+        raise HarnessError(f"{where}: {exc}") from exc
+    except output.CannotReproduceHere as exc:
+        raise HarnessError(f"cannot reproduce here: {exc} ({where})") from exc
     if not failure.message and failure.rc is None:
         raise HarnessError(
             f"{where}: the failure of TASK [{failure.task}] says nothing to match (no msg, stderr, module_stdout, "

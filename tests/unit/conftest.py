@@ -35,3 +35,10 @@ def repro_settings(tmp_path: Path) -> Settings:
     subprocess.run([*git, "commit", "-qm", "playbooks"], check=True)
     base = Settings.from_env({})
     return replace(base, kubespray_repo=str(upstream), cache_dir=tmp_path / "cache", runs_dir=tmp_path / "runs")
+
+
+@pytest.fixture
+def repro_head(repro_settings: Settings) -> str:
+    """The commit of repro_settings' small Kubespray, for `ReproOptions(ref=...)`."""
+    argv = ["git", "-C", repro_settings.kubespray_repo, "rev-parse", "HEAD"]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()

@@ -10,7 +10,6 @@ stage is proven end to end in tests/integration/test_hostile_report_end_to_end.p
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -42,14 +41,9 @@ def settings(repro_settings: Settings) -> Settings:
     return repro_settings
 
 
-def _head(settings: Settings) -> str:
-    argv = ["git", "-C", settings.kubespray_repo, "rev-parse", "HEAD"]
-    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
-
-
-def _all_harness_stages(settings: Settings, report: Path, tmp_path: Path) -> scenarios.Scenario:
+def _all_harness_stages(settings: Settings, head: str, report: Path, tmp_path: Path) -> scenarios.Scenario:
     """Read the report into a scenario, then write what a run writes from it on this machine."""
-    prepared = reproduce.prepare(settings, reproduce.ReproOptions(report=report, ref=_head(settings)), lambda _: None)
+    prepared = reproduce.prepare(settings, reproduce.ReproOptions(report=report, ref=head), lambda _: None)
     scenario = scenarios.load(prepared.settings.scenarios_dir, prepared.name)
     addresses = {node.name: f"172.30.0.{index}" for index, node in enumerate(scenario.nodes, start=2)}
     access = inventory.SshAccess("/harness/run/ssh/id_ed25519", addresses)
@@ -62,18 +56,22 @@ def _all_harness_stages(settings: Settings, report: Path, tmp_path: Path) -> sce
 
 
 @pytest.mark.parametrize("name", REPORTS)
-def test_no_payload_of_a_hostile_report_runs_on_this_machine(name: str, settings: Settings, tmp_path: Path) -> None:
+def test_no_payload_of_a_hostile_report_runs_on_this_machine(
+    name: str, settings: Settings, repro_head: str, tmp_path: Path
+) -> None:
     canary(name).unlink(missing_ok=True)
 
     with contextlib.suppress(HarnessError):  # a refusal is fine here; which are refused is the next test's
-        _all_harness_stages(settings, HOSTILE / f"{name}.md", tmp_path)
+        _all_harness_stages(settings, repro_head, HOSTILE / f"{name}.md", tmp_path)
 
     assert not canary(name).exists(), f"the payload of {name}.md ran on this machine"
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
-def test_a_name_that_is_no_ansible_group_name_is_refused_in_one_line(name: str, settings: Settings) -> None:
-    options = reproduce.ReproOptions(report=HOSTILE / f"{name}.md", ref=_head(settings))
+def test_a_name_that_is_no_ansible_group_name_is_refused_in_one_line(
+    name: str, settings: Settings, repro_head: str
+) -> None:
+    options = reproduce.ReproOptions(report=HOSTILE / f"{name}.md", ref=repro_head)
 
     with pytest.raises(HarnessError) as refused:
         reproduce.prepare(settings, options, lambda _: None)
@@ -84,24 +82,26 @@ def test_a_name_that_is_no_ansible_group_name_is_refused_in_one_line(name: str, 
 
 @pytest.mark.parametrize("name", sorted(set(REPORTS) - set(REFUSED)))
 def test_a_payload_reaches_the_scenario_as_the_text_the_reporter_wrote(
-    name: str, settings: Settings, tmp_path: Path
+    name: str, settings: Settings, repro_head: str, tmp_path: Path
 ) -> None:
-    scenario = _all_harness_stages(settings, HOSTILE / f"{name}.md", tmp_path)
+    scenario = _all_harness_stages(settings, repro_head, HOSTILE / f"{name}.md", tmp_path)
 
     written = yaml.safe_dump(scenario.model_dump(mode="json"))
     assert f"kh-hostile-{name}" in written or name in ("connection-override", "newline-in-a-note")
-    assert scenario.default_refs == [_head(settings)], "no key of the scenario came from the report"
+    assert scenario.default_refs == [repro_head], "no key of the scenario came from the report"
 
 
-def test_connection_settings_of_a_report_are_never_passed_on(settings: Settings, tmp_path: Path) -> None:
-    scenario = _all_harness_stages(settings, HOSTILE / "connection-override.md", tmp_path)
+def test_connection_settings_of_a_report_are_never_passed_on(
+    settings: Settings, repro_head: str, tmp_path: Path
+) -> None:
+    scenario = _all_harness_stages(settings, repro_head, HOSTILE / "connection-override.md", tmp_path)
 
     written = yaml.safe_dump(scenario.model_dump(mode="json"))
     assert "ProxyCommand" not in written and "ansible_connection" not in written
 
 
-def test_a_note_quoting_the_report_stays_one_comment_line(settings: Settings, tmp_path: Path) -> None:
-    scenario = _all_harness_stages(settings, HOSTILE / "newline-in-a-note.md", tmp_path)
+def test_a_note_quoting_the_report_stays_one_comment_line(settings: Settings, repro_head: str, tmp_path: Path) -> None:
+    scenario = _all_harness_stages(settings, repro_head, HOSTILE / "newline-in-a-note.md", tmp_path)
 
     text = (scenario.directory / "scenario.yml").read_text()
     assert "jump - hostile-ref" in text, "the note is kept, on one line"

@@ -69,6 +69,7 @@ class CallbackModule(CallbackBase):
             rc=body.get("rc"),
             module_stdout=str(body.get("module_stdout", ""))[-2000:],
             exception=str(body.get("exception", ""))[-2000:],
+            items=_failed_items(body),
             ignore_unreachable=bool(getattr(result._task, "ignore_unreachable", False)),
         )
 
@@ -81,9 +82,21 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_ok(self, result) -> None:
         self._result("ok", result, changed=bool(result._result.get("changed")))
 
+    def v2_runner_on_skipped(self, result) -> None:
+        self._emit("skipped", play=self._play, task=result._task.get_name(), host=result._host.get_name())
+
     def v2_playbook_on_stats(self, stats) -> None:
         hosts = sorted(stats.processed.keys())
         self._emit("stats", hosts={host: stats.summarize(host) for host in hosts})
         if self._out is not None:
             self._out.close()
             self._out = None
+
+
+def _failed_items(body: dict) -> str:
+    """What a loop's failed items say: the task's own msg is only "One or more items failed"."""
+    said = []
+    for item in body.get("results") or []:
+        if isinstance(item, dict) and item.get("failed"):
+            said.append(str(item.get("msg") or item.get("stderr") or "").strip())
+    return "\n".join(text for text in said if text)[-2000:]

@@ -1,0 +1,152 @@
+"""The reported failure read from any Ansible output a reporter pastes: the shapes Ansible prints
+(loops, unreachable hosts, retries, ignored errors, several hosts), and what terminals and
+callbacks add around them (colour, profile_tasks times, -v noise), fenced or not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.repro import output, reproduce
+from harness.settings import Settings
+
+TASK = "kubernetes/preinstall : Stop if ip var does not match local ips"
+HEADER = f"TASK [{TASK}] *****************************************************"
+MSG = "IPv4: '10.0.0.21' do not match with IP found for the host"
+FATAL = (
+    f'fatal: [kw-1]: FAILED! => {{"assertion": "ip in ansible_all_ipv4_addresses", "changed": false, "msg": "{MSG}"}}'
+)
+
+
+def _failure(text: str) -> output.ReportedFailure:
+    return output.reported_failure(text)
+
+
+def test_a_loop_failure_is_read_from_its_failed_item_lines():
+    text = (
+        "TASK [kubernetes/node : Write kubelet config] ***\n"
+        'ok: [kw-1] => (item={"name": "a"})\n'
+        "failed: [kw-3] (item={'name': 'kubelet.env', 'dest': '/etc/kubernetes'}) => "
+        '{"ansible_loop_var": "item", "changed": false, "item": {"name": "kubelet.env"}, '
+        '"msg": "AnsibleUndefinedVariable: \'kube_reserved\' is undefined"}\n'
+        'failed: [kw-4] (item={"name": "kubelet.env"}) => {"ansible_loop_var": "item", "msg": "again"}\n'
+    )
+    failure = _failure(text)
+    assert failure.task == "kubernetes/node : Write kubelet config"
+    assert failure.hosts == ("kw-3", "kw-4")
+    assert failure.message == "'kube_reserved' is undefined"
+
+
+def test_colour_codes_are_read_past():
+    text = f"\x1b[0;33m{HEADER}\x1b[0m\n\x1b[0;31m{FATAL}\x1b[0m\n"
+    failure = _failure(text)
+    assert (failure.task, failure.host, failure.message) == (TASK, "kw-1", MSG)
+
+
+def test_profile_tasks_times_and_verbose_noise_are_read_past():
+    text = (
+        f"{HEADER}\n"
+        "Thursday 21 November 2024  10:11:12 +0000 (0:00:00.123)       0:01:23.456 ****\n"
+        "task path: /home/user/kubespray/roles/kubernetes/preinstall/tasks/0040-verify-settings.yml:91\n"
+        "<10.0.0.21> ESTABLISH SSH CONNECTION FOR USER: debian\n"
+        + FATAL.replace("=> {", '=> {"_ansible_verbose_always": true, ')
+        + "\n"
+    )
+    failure = _failure(text)
+    assert (failure.task, failure.message) == (TASK, MSG)
+
+
+def test_a_result_printed_over_several_lines_is_read_whole():
+    text = f'{HEADER}\nfatal: [kw-1]: FAILED! => {{\n    "changed": false,\n    "msg": "{MSG}"\n}}\n'
+    assert _failure(text).message == MSG
+
+
+def test_retries_before_the_failure_are_not_failures():
+    text = (
+        f"{HEADER}\n"
+        f"FAILED - RETRYING: [kw-1]: {TASK} (4 retries left).\n"
+        f"FAILED - RETRYING: [kw-1]: {TASK} (3 retries left).\n"
+        f"{FATAL}\n"
+    )
+    failure = _failure(text)
+    assert (failure.task, failure.hosts) == (TASK, ("kw-1",))
+
+
+def test_an_ignored_loop_failure_is_not_the_reported_one():
+    text = (
+        "TASK [a : probe] ***\n"
+        'failed: [km-1] (item=x) => {"msg": "probe failed"}\n'
+        'failed: [km-1] (item=y) => {"msg": "probe failed"}\n'
+        "...ignoring\n"
+        f"{HEADER}\n{FATAL}\n"
+    )
+    assert _failure(text).task == TASK
+
+
+def test_every_failing_host_under_the_header_counts_and_a_later_play_does_not():
+    later = f"PLAY [again] ***\n{HEADER}\n{FATAL.replace('kw-1', 'kw-3')}\n"
+    text = f"{HEADER}\n{FATAL}\n{FATAL.replace('kw-1', 'kw-2')}\n{later}"
+    assert _failure(text).hosts == ("kw-1", "kw-2")
+
+
+def test_an_unreachable_host_beside_a_real_failure_leaves_the_real_one():
+    unreachable = 'fatal: [kw-9]: UNREACHABLE! => {"changed": false, "msg": "timed out", "unreachable": true}'
+    text = f"TASK [Gathering Facts] ***\n{unreachable}\n{HEADER}\n{FATAL}\n"
+    assert (_failure(text).task, _failure(text).hosts) == (TASK, ("kw-1",))
+
+
+def test_only_unreachable_hosts_cannot_be_reproduced_here():
+    text = (
+        'TASK [Gathering Facts] ***\nfatal: [kw-9]: UNREACHABLE! => {"msg": "Failed to connect", "unreachable": true}\n'
+    )
+    with pytest.raises(output.CannotReproduceHere, match="kw-9 could not be reached over SSH"):
+        _failure(text)
+
+
+def test_a_play_recap_alone_is_refused_naming_the_failed_hosts():
+    text = (
+        "PLAY RECAP *********************************************************************\n"
+        "km-1                       : ok=612  changed=12   unreachable=0    failed=0    skipped=1071 rescued=0\n"
+        "kw-1                       : ok=402  changed=3    unreachable=0    failed=1    skipped=640  rescued=0\n"
+    )
+    with pytest.raises(output.NoReportedFailure, match=r"only the PLAY RECAP \(failed: kw-1\)"):
+        _failure(text)
+
+
+def test_a_failure_without_its_task_header_is_refused():
+    with pytest.raises(output.NoReportedFailure, match="kw-1 has no `TASK"):
+        _failure(f"{FATAL}\n")
+
+
+def test_a_failing_handler_is_named_like_a_task():
+    header = "RUNNING HANDLER [kubernetes/node : Kubelet | restart kubelet] ***"
+    text = f'{header}\nfatal: [kw-1]: FAILED! => {{"msg": "{MSG}"}}\n'
+    assert _failure(text).task == "kubernetes/node : Kubelet | restart kubelet"
+
+
+def _report(tmp_path: Path, output_section: str) -> Path:
+    source = Path(__file__).resolve().parents[1] / "data" / "reports" / "report-2-scale-main-access-ip.md"
+    text = source.read_text()
+    start = text.index("### Output of ansible run")
+    end = text.index("###", start + 4)
+    path = tmp_path / "report.md"
+    path.write_text(text[:start] + "### Output of ansible run\n\n" + output_section + "\n\n" + text[end:])
+    return path
+
+
+def test_output_pasted_without_a_code_fence_is_read(tmp_path: Path, repro_settings: Settings, repro_head: str):
+    report = _report(tmp_path, f"{HEADER}\n{FATAL.replace('kw-1', 'kw-3')}")
+    prepared = reproduce.prepare(
+        repro_settings, reproduce.ReproOptions(report=report, ref=repro_head), log=lambda _: None
+    )
+    assert (prepared.failure.task, prepared.failure.hosts) == (TASK, ("kw-3",))
+
+
+def test_a_repro_of_an_unreachable_host_says_it_cannot_reproduce_here(
+    tmp_path: Path, repro_settings: Settings, repro_head: str
+):
+    report = _report(tmp_path, '```\nTASK [Gathering Facts] ***\nfatal: [kw-3]: UNREACHABLE! => {"msg": "x"}\n```')
+    with pytest.raises(HarnessError, match=r"^cannot reproduce here: the run failed only because kw-3"):
+        reproduce.prepare(repro_settings, reproduce.ReproOptions(report=report, ref=repro_head), log=lambda _: None)
