@@ -55,7 +55,10 @@ def ansible_env(context: RunContext, events_file: Path) -> dict[str, str]:
     }
 
 
-def playbook_argv(context: RunContext, scenario: Scenario, step: Step, hosts_file: Path) -> list[str]:
+def playbook_argv(
+    context: RunContext, scenario: Scenario, step: Step, hosts_file: Path, addresses: dict[str, str]
+) -> list[str]:
+    """The step's ansible-playbook line; `-e` values get the nodes' addresses for their placeholders."""
     argv = ["ansible-playbook", "-i", controller.path_in(context, hosts_file), "-b", step.playbook]
     if step.limit:
         argv += ["--limit", step.limit]
@@ -65,7 +68,7 @@ def playbook_argv(context: RunContext, scenario: Scenario, step: Step, hosts_fil
     if step.skip_tags:
         argv += ["--skip-tags", ",".join(step.skip_tags)]
     if step.extra_vars:
-        argv += ["-e", json.dumps(step.extra_vars)]
+        argv += ["-e", json.dumps(inventory.fill_placeholders(step.extra_vars, addresses))]
     return argv
 
 
@@ -82,6 +85,11 @@ def inventory_for_step(context: RunContext, scenario: Scenario, step: Step) -> P
         nodes[node.name].authorize_ssh_key(public_key)
     ssh = inventory.SshAccess(controller.path_in(context, context.ssh_key), addresses)
     return inventory.write_inventory(context.inventory_dir, scenario, context.worktree, ssh, step)
+
+
+def node_addresses(context: RunContext) -> dict[str, str]:
+    """The nodes' addresses as the latest inventory_for_step found them."""
+    return json.loads((context.run_dir / "nodes.json").read_text())
 
 
 def run_variables(context: RunContext, scenario: Scenario) -> dict[str, dict[str, object]]:
@@ -138,7 +146,7 @@ def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Pa
     context.logs_dir.mkdir(parents=True, exist_ok=True)
     log, events_file = context.logs_dir / f"{stem}.log", context.logs_dir / f"{stem}.events.jsonl"
     events_file.unlink(missing_ok=True)
-    argv = playbook_argv(context, scenario, step, hosts_file)
+    argv = playbook_argv(context, scenario, step, hosts_file, node_addresses(context))
     started = time.monotonic()
     shutil.copyfile(hosts_file, context.logs_dir / f"{stem}.hosts.yml")  # the inventory this step saw
     with log.open("wb") as out:

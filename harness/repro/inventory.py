@@ -127,7 +127,7 @@ def _from_data(data: InventoryData) -> ReportInventory:
         if DROPPED_GROUPS & set(groups):
             notes.append(f"dropped host {host.name} (group bastion): the harness reaches its nodes directly")
             continue
-        variables = {key: plain(value) for key, value in host.vars.items() if key not in _MAGIC_VARS}
+        variables = {key: value for key, value in plain(host.vars).items() if key not in _MAGIC_VARS}
         hosts.append(ReportHost(str(host.name), groups, variables))
     group_vars = {
         str(group.name): plain(group.vars)

@@ -7,10 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.errors import HarnessError
 from harness.repro import output, reproduce
 from harness.settings import Settings
+
+REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"
 
 TASK = "kubernetes/preinstall : Stop if ip var does not match local ips"
 HEADER = f"TASK [{TASK}] *****************************************************"
@@ -127,7 +130,7 @@ def test_a_failing_handler_is_named_like_a_task():
 
 
 def _report(tmp_path: Path, output_section: str) -> Path:
-    source = Path(__file__).resolve().parents[1] / "data" / "reports" / "report-2-scale-main-access-ip.md"
+    source = REPORTS / "report-2-scale-main-access-ip.md"
     text = source.read_text()
     start = text.index("### Output of ansible run")
     end = text.index("###", start + 4)
@@ -150,3 +153,40 @@ def test_a_repro_of_an_unreachable_host_says_it_cannot_reproduce_here(
     report = _report(tmp_path, '```\nTASK [Gathering Facts] ***\nfatal: [kw-3]: UNREACHABLE! => {"msg": "x"}\n```')
     with pytest.raises(HarnessError, match=r"^cannot reproduce here: the run failed only because kw-3"):
         reproduce.prepare(repro_settings, reproduce.ReproOptions(report=report, ref=repro_head), log=lambda _: None)
+
+
+def test_ini_host_vars_of_every_type_and_nested_children_reach_the_scenario(
+    tmp_path: Path, repro_settings: Settings, repro_head: str
+):
+    text = (REPORTS / "report-2-scale-main-access-ip.md").read_text()
+    typed = 'kw-1 ansible_host=10.20.0.21 ip=10.20.0.21 kubelet_max_pods=200 zones=\'["a", "b"]\' labels=\'{"x": 1}\''
+    text = text.replace("kw-1 ansible_host=10.20.0.21", typed).replace(
+        "[kube_node]\n", "[kube_node:children]\nworkers\n\n[workers]\n"
+    )
+    report = tmp_path / "typed.md"
+    report.write_text(text)
+
+    prepared = reproduce.prepare(repro_settings, reproduce.ReproOptions(report=report, ref=repro_head), lambda _: None)
+
+    written = yaml.safe_load((prepared.settings.scenarios_dir / prepared.name / "scenario.yml").read_text())
+    kw_1 = next(node for node in written["nodes"] if node["name"] == "kw-1")
+    assert kw_1["host_vars"] == {
+        "ip": "<< address('kw-1') >>",
+        "kubelet_max_pods": 200,
+        "zones": ["a", "b"],
+        "labels": {"x": 1},
+    }
+    assert set(kw_1["groups"]) == {"kube_node", "workers"}
+
+
+def test_an_address_in_an_extra_var_reaches_the_step_as_the_nodes_placeholder(
+    tmp_path: Path, repro_settings: Settings, repro_head: str
+):
+    text = (REPORTS / "report-2-scale-main-access-ip.md").read_text()
+    report = tmp_path / "extra-vars.md"
+    report.write_text(text.replace("scale.yml --limit=kw-3", "scale.yml --limit=kw-3 -e etcd_endpoint=10.20.0.11:2379"))
+
+    prepared = reproduce.prepare(repro_settings, reproduce.ReproOptions(report=report, ref=repro_head), lambda _: None)
+
+    step = next(step for step in prepared.plan.steps if step["name"] == "command-1")
+    assert step["extra_vars"] == {"etcd_endpoint": "<< address('km-1') >>:2379"}

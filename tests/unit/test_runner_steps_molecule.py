@@ -194,12 +194,17 @@ def _scenario_step(scenario: Scenario, **fields) -> Step:
             ["-e", json.dumps({"upgrade_node_confirm": True, "kube_version": "v1.31.4"})],
             id="extra-vars-as-json",
         ),
+        pytest.param(
+            {"tags": [], "extra_vars": {"apiserver": "https://<< address('km-1') >>:6443", "n": 1}},
+            ["-e", json.dumps({"apiserver": "https://172.19.0.2:6443", "n": 1})],
+            id="extra-vars-with-a-node-address",
+        ),
     ],
 )
 def test_playbook_argv(context: RunContext, fields: dict, options: list[str]) -> None:
     hosts = context.inventory_dir / "hosts.yml"
 
-    argv = steps.playbook_argv(context, UPGRADE, _scenario_step(UPGRADE, **fields), hosts)
+    argv = steps.playbook_argv(context, UPGRADE, _scenario_step(UPGRADE, **fields), hosts, {"km-1": "172.19.0.2"})
 
     playbook = ["ansible-playbook", "-i", "/harness/run/inventory/hosts.yml", "-b", "upgrade-cluster.yml"]
     assert argv == [*playbook, *options]
