@@ -1,7 +1,8 @@
 """The `harness` command: thin over the library, and the one place errors are caught.
 
 Exit codes: 0 every verdict matches its expectation; 1 a verdict does not;
-2 bad input or a broken environment; 130 interrupted (Ctrl-C).
+2 bad input or a broken environment; 3 the only mismatches are expected failures
+whose task never ran (not exercised); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from rich.live import Live
 from harness import bisect, images, matrix, molecule, nightly, report, runner, steps
 from harness import context as run_context
 from harness import scenario as scenarios
-from harness.errors import EXIT_MISMATCH, HarnessError
+from harness.errors import EXIT_MISMATCH, EXIT_NOT_EXERCISED, HarnessError
 from harness.kubespray import source
 from harness.repro import reproduce
 from harness.scenario import Expectation, FailureExpectation
 from harness.settings import Settings
+from harness.verdict import exit_code
 
 EXIT_INTERRUPTED = 130
 
@@ -241,7 +243,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, console: Console) -> 
         report.print_table(console, results)
     if args.report_json:
         report.write_json(results, args.report_json)
-    return 0 if all(r.matches for r in results) else EXIT_MISMATCH
+    return exit_code([r.verdict.value if r.verdict else "error" for r in results if not r.matches])
 
 
 def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -300,7 +302,7 @@ def _matrix_outputs(
         path = getattr(args, output.option.removeprefix("--").replace("-", "_"))
         if path:
             _write(path, output.render(results, removed))
-    return 0 if all(cell.matches for cell in results) else EXIT_MISMATCH
+    return exit_code([cell.verdict for cell in results if not cell.matches])
 
 
 def _cmd_repro(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -320,7 +322,7 @@ def _cmd_repro(args: argparse.Namespace, settings: Settings, console: Console) -
         _write_json(args.report_json, data)
     report.print_steps(console, result.run)
     report.print_repro(console, data)
-    return 0 if data["verdict"] == "reproduced" else EXIT_MISMATCH
+    return {"reproduced": 0, "not-exercised": EXIT_NOT_EXERCISED}.get(data["verdict"], EXIT_MISMATCH)
 
 
 def _cmd_bisect(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 EXIT_MISMATCH = 1
 EXIT_BAD_INPUT = 2
+EXIT_NOT_EXERCISED = 3  # the only mismatch: an expected failure's task never ran where it was expected
 
 
 class HarnessError(Exception):

@@ -87,6 +87,21 @@ def unreachable(events: list[dict[str, Any]]) -> Failure | None:
     return _failure(first, hosts) if first is not None else None
 
 
+def task_runs(events: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(task, host) -> "ran" or "skipped", for each host a task had a result on; (task, "") ->
+    "started" for each task that started. A task that ran on a host once counts as ran there."""
+    runs: dict[tuple[str, str], str] = {}
+    for event in events:
+        task = str(event.get("task", "")).strip()
+        if event["event"] == "task_start":
+            runs.setdefault((task, ""), "started")
+        elif event["event"] in ("ok", "failed", "unreachable"):
+            runs[(task, event["host"])] = "ran"
+        elif event["event"] == "skipped":
+            runs.setdefault((task, event["host"]), "skipped")
+    return runs
+
+
 def _failure(event: dict[str, Any], hosts: list[str]) -> Failure:
     # A loop's failed items first: its own msg says only that one or more items failed.
     said = [str(event.get(name) or "").strip() for name in ("items", *MESSAGE_FIELDS)]

@@ -178,7 +178,7 @@ def _bisect(settings: Settings, finding: Finding, budget: int | None, progress: 
 def failure_of(report: dict[str, Any]) -> FailureExpectation | str:
     """Tonight's failure as the bug a bisection looks for (task, step, hosts, the first line of
     its message without run-specific addresses), or why it cannot be one."""
-    if report.get("verdict") in ("unreachable", "checks-skipped"):
+    if report.get("verdict") in ("unreachable", "checks-skipped", "not-exercised"):
         return f"the run did not see everything ({report['verdict']}): rerun it before bisecting"
     hosts = tuple(report.get("failed_hosts") or ())
     task, step = report.get("failed_task") or "", report.get("failed_step") or ""

@@ -66,6 +66,7 @@ REPRO_HEADLINES = {
     "not-reproduced": ("yellow", "not reproduced: the report's commands passed"),
     "failed-elsewhere": ("red", "failed elsewhere: the run failed, but not where the report says"),
     "inconclusive": ("red", "inconclusive: a host was unreachable or host checks were skipped"),
+    "not-exercised": ("yellow", "not exercised: the reported task never ran on the reported host(s)"),
 }
 
 

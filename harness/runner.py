@@ -324,7 +324,12 @@ def outcome_of(
         )
         return Outcome("verify", failure, unreachable), None
     skipped = tuple(results.required_skipped(optional_checks))
-    return Outcome(unreachable=unreachable, checks_skipped=skipped), None
+    runs = {
+        (step.name, task, host): status
+        for step, events_ in recorded
+        for (task, host), status in events.task_runs(events_).items()
+    }
+    return Outcome(unreachable=unreachable, checks_skipped=skipped, task_runs=runs), None
 
 
 def _step_of(recorded: list[tuple[steps.StepResult, list[dict]]], failure: events.Failure) -> str | None:

@@ -19,7 +19,15 @@ from pydantic import ValidationError
 from harness import events, scenario
 from harness.events import Failure
 from harness.scenario import Expectation, FailureExpectation
-from harness.verdict import Outcome, ReproVerdict, Verdict, decide, matches_expectation, repro_verdict
+from harness.verdict import (
+    Outcome,
+    ReproVerdict,
+    Verdict,
+    decide,
+    exit_code,
+    matches_expectation,
+    repro_verdict,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAILED_RUN = REPO_ROOT / "tests" / "data" / "v2.27.0" / "upgrade-kw-1.events.jsonl"
@@ -274,8 +282,15 @@ def _failed(step: str = "upgrade-kw-1", **changes: Any) -> Outcome:
     return Outcome(failed_step=step, failure=dataclasses.replace(RECORDED_FAILURE, **changes))
 
 
+def _ran(step: str, recorded: list[dict[str, Any]]) -> dict[tuple[str, str, str], str]:
+    return {(step, task, host): status for (task, host), status in events.task_runs(recorded).items()}
+
+
 EXPECT_PASS = Expectation()
 PASSED = Outcome()
+# The recorded v2.27.1 step, in which the HAProxy task ran (and succeeded) on kw-1.
+RAN = _ran("upgrade-kw-1", events.read_events(PASSED_RUN))
+PASSED_WHERE_EXPECTED = Outcome(task_runs=RAN)
 FAILED = _failed()
 UNREACHABLE_KW1 = dataclasses.replace(RECORDED_FAILURE, message="Failed to connect to the host via ssh")
 
@@ -313,7 +328,8 @@ UNREACHABLE_KW1 = dataclasses.replace(RECORDED_FAILURE, message="Failed to conne
             Verdict.UNEXPECTED_FAILURE,
             id="no-failure-event",
         ),
-        pytest.param(_expect_fail(), PASSED, Verdict.UNEXPECTED_PASS, id="fail-expected-but-passed"),
+        pytest.param(_expect_fail(), PASSED_WHERE_EXPECTED, Verdict.UNEXPECTED_PASS, id="fail-expected-but-passed"),
+        pytest.param(_expect_fail(), PASSED, Verdict.NOT_EXERCISED, id="fail-expected-but-the-task-never-ran"),
         pytest.param(EXPECT_PASS, Outcome(unreachable=UNREACHABLE_KW1), Verdict.UNREACHABLE, id="unreachable-passed"),
         pytest.param(
             _expect_fail(),
@@ -325,7 +341,10 @@ UNREACHABLE_KW1 = dataclasses.replace(RECORDED_FAILURE, message="Failed to conne
             EXPECT_PASS, Outcome(checks_skipped=("test_x[ansible://kw-1]",)), Verdict.CHECKS_SKIPPED, id="skipped"
         ),
         pytest.param(
-            _expect_fail(), Outcome(checks_skipped=("test_x",)), Verdict.CHECKS_SKIPPED, id="skipped-fail-expected"
+            _expect_fail(),
+            Outcome(checks_skipped=("test_x",), task_runs=RAN),
+            Verdict.CHECKS_SKIPPED,
+            id="skipped-fail-expected",
         ),
     ],
 )
@@ -362,6 +381,40 @@ def test_a_mismatch_says_what_differed(outcome: Outcome, difference: str) -> Non
 
 
 @pytest.mark.parametrize(
+    ("runs", "reason"),
+    [
+        pytest.param(
+            {},
+            f"TASK [{HAPROXY_TASK}] did not run in step upgrade-kw-1: it is not in the step's tags",
+            id="not-started",
+        ),
+        pytest.param(
+            {**RAN, ("upgrade-kw-1", HAPROXY_TASK, "kw-1"): "skipped"},
+            f"TASK [{HAPROXY_TASK}] was skipped on kw-1 in step upgrade-kw-1",
+            id="skipped-on-the-host",
+        ),
+        pytest.param(
+            {key: status for key, status in RAN.items() if key[2] != "kw-1"},
+            f"TASK [{HAPROXY_TASK}] ran in step upgrade-kw-1 but not on kw-1",
+            id="host-not-in-the-play",
+        ),
+        pytest.param(
+            {(step.replace("kw-1", "kw-2"), task, host): status for (step, task, host), status in RAN.items()},
+            "did not run in step upgrade-kw-1",
+            id="ran-in-another-step",
+        ),
+    ],
+)
+def test_a_pass_where_the_expected_task_never_ran_is_not_exercised_and_says_why(
+    runs: dict[tuple[str, str, str], str], reason: str
+) -> None:
+    judgement = decide(_expect_fail(), Outcome(task_runs=runs))
+
+    assert judgement.verdict is Verdict.NOT_EXERCISED
+    assert reason in judgement.differences[0], judgement.differences
+
+
+@pytest.mark.parametrize(
     "fields",
     [
         pytest.param({"message": ""}, id="empty-message"),
@@ -383,7 +436,7 @@ def test_a_failure_expectation_that_would_match_anything_is_refused(fields: dict
         pytest.param("v2.27.0", FAILED, Verdict.EXPECTED_FAILURE, id="v2.27.0-recorded-failure"),
         pytest.param("v2.27.1", PASSED, Verdict.PASSED, id="v2.27.1-passed"),
         pytest.param("v2.27.1", FAILED, Verdict.UNEXPECTED_FAILURE, id="v2.27.1-recorded-failure"),
-        pytest.param("v2.27.0", PASSED, Verdict.UNEXPECTED_PASS, id="v2.27.0-passed"),
+        pytest.param("v2.27.0", PASSED_WHERE_EXPECTED, Verdict.UNEXPECTED_PASS, id="v2.27.0-passed"),
         pytest.param("v2.27.0", _failed(hosts=("kw-2",)), Verdict.UNEXPECTED_FAILURE, id="v2.27.0-on-kw-2"),
     ],
 )
@@ -402,10 +455,25 @@ def test_decide_with_the_real_scenario_expectations(ref: str, outcome: Outcome, 
         (Verdict.UNEXPECTED_PASS, False),
         (Verdict.UNREACHABLE, False),
         (Verdict.CHECKS_SKIPPED, False),
+        (Verdict.NOT_EXERCISED, False),
     ],
 )
 def test_matches_expectation(verdict: Verdict, matches: bool) -> None:
     assert matches_expectation(verdict) is matches
+
+
+@pytest.mark.parametrize(
+    ("mismatched", "code"),
+    [
+        pytest.param([], 0, id="all-match"),
+        pytest.param(["not-exercised"], 3, id="only-not-exercised"),
+        pytest.param(["not-exercised", "not-exercised"], 3, id="several-not-exercised"),
+        pytest.param(["not-exercised", "unexpected-pass"], 1, id="not-exercised-and-a-real-mismatch"),
+        pytest.param(["error"], 1, id="error"),
+    ],
+)
+def test_exit_code_tells_not_exercised_apart(mismatched: list[str], code: int) -> None:
+    assert exit_code(mismatched) == code
 
 
 def test_every_verdict_has_a_headline_of_its_own() -> None:
@@ -422,6 +490,7 @@ def test_every_verdict_has_a_headline_of_its_own() -> None:
         (Verdict.UNEXPECTED_FAILURE, ReproVerdict.FAILED_ELSEWHERE),
         (Verdict.UNREACHABLE, ReproVerdict.INCONCLUSIVE),
         (Verdict.CHECKS_SKIPPED, ReproVerdict.INCONCLUSIVE),
+        (Verdict.NOT_EXERCISED, ReproVerdict.NOT_EXERCISED),
     ],
 )
 def test_repro_verdict_never_calls_what_was_not_seen_not_reproduced(verdict: Verdict, repro: ReproVerdict) -> None:
