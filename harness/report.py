@@ -38,9 +38,11 @@ def print_steps(console: Console, result: RunResult) -> None:
     table.add_column("step")
     table.add_column("seconds", justify="right")
     table.add_column("rc", justify="right")
+    table.add_column("depth: task results; share of the playbook's tasks the tags select")
+    depth = {step.step: step.describe() for step in result.coverage}
     for step in result.steps:
-        table.add_row(step.name, f"{step.seconds:.1f}", str(step.rc))
-    table.add_row("[b]wall (all of the run)[/b]", f"{result.wall_seconds:.1f}", "")
+        table.add_row(step.name, f"{step.seconds:.1f}", str(step.rc), depth.get(step.name, ""))
+    table.add_row("[b]wall (all of the run)[/b]", f"{result.wall_seconds:.1f}", "", "")
     console.print(table)
 
 

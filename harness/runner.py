@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import checks, events, molecule, provider, steps
+from harness import checks, coverage, events, molecule, provider, steps
 from harness import context as run_context
 from harness import scenario as scenarios
 from harness.context import RunContext
@@ -62,6 +62,7 @@ class RunResult:
     removed: int = 0  # containers, networks and volumes removed at the end
     wall_seconds: float = 0.0  # the whole run, setup to cleanup, Molecule's own start-up included
     changes: list[str] = field(default_factory=list)  # applied on top of sha (--patch, --cherry-pick)
+    coverage: list[coverage.StepCoverage] = field(default_factory=list)  # per Kubespray step that ran
 
     @property
     def matches(self) -> bool:
@@ -97,6 +98,7 @@ class RunResult:
             "seconds": self.wall_seconds,
             "steps": [{"name": s.name, "seconds": s.seconds, "rc": s.rc, "log": s.log} for s in self.steps],
             "checks": self.checks.as_dict(),
+            "coverage": {step.step: step.as_dict() for step in self.coverage},
             "removed": self.removed,
         }
 
@@ -181,8 +183,9 @@ def run(
             _keep_nodes(context, scenario, progress)
         else:
             _teardown(settings, context, scenario, result, progress)
-    result.wall_seconds = round(time.monotonic() - started, 1)
     _judge(context, scenario, result)
+    result.coverage = _coverage(settings, context, scenario, progress)
+    result.wall_seconds = round(time.monotonic() - started, 1)
     (result.run_dir / REPORT_FILE).write_text(json.dumps(result.as_dict(), indent=2) + "\n")
     return result
 
@@ -293,6 +296,23 @@ def _judge(context: RunContext, scenario: Scenario, result: RunResult) -> None:
         result.failed_message = "host checks were skipped; a scenario that means it lists them in optional_checks"
     judgement = decide(result.expected, outcome)
     result.verdict, result.differences = judgement.verdict, list(judgement.differences)
+
+
+def _coverage(
+    settings: Settings, context: RunContext, scenario: Scenario, progress: Callable[[str], None]
+) -> list[coverage.StepCoverage]:
+    """Per step that ran: its task results, and the share of its playbook's tasks its tags select."""
+    found = []
+    for step in steps.read_results(context):
+        spec = next((s for s in scenario.steps if s.name == step.name), None)
+        if spec is None:
+            continue
+        tasks = coverage.listing_or_none(settings, context.sha, spec.playbook, progress)
+        tags, skip_tags = scenario.step_tags(spec), spec.skip_tags or []
+        found.append(
+            coverage.of_step(step.name, spec.playbook, events.read_events(Path(step.events)), tasks, tags, skip_tags)
+        )
+    return found
 
 
 def outcome_of(

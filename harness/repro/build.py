@@ -23,12 +23,10 @@ from harness.repro.commands import Command
 from harness.repro.form import section
 from harness.repro.inventory import ReportHost, ReportInventory
 from harness.repro.output import ReportedFailure
+from harness.repro.tags import BASE_TAGS, TagChoice
 from harness.scenario import NODE_NAME_RE, FailureExpectation
 from harness.text import one_line
 
-# What runs offline in unprivileged containers (field notes): every step gets
-# these tags unless the command names its own or `--tags` says otherwise.
-RUNNABLE_TAGS = ["asserts", "facts", "etchosts", "haproxy"]
 ADDRESS_VARS = ("ansible_host", "ansible_ssh_host", "ip", "access_ip")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 
@@ -45,6 +43,7 @@ class Plan:
     failure: ReportedFailure
     failure_step: str
     notes: list[str] = field(default_factory=list)
+    tag_reasons: list[str] = field(default_factory=list)
 
     def expected_failure(self) -> FailureExpectation:
         """The report's failure, where the report saw it: its task, step, hosts, and message or rc."""
@@ -65,7 +64,9 @@ def plan(
     failure_step: str,
     ref: str,
     tags: list[str] | None = None,
+    chosen: TagChoice | None = None,
 ) -> Plan:
+    """`tags` (--tags) win over a command's own, which win over the `chosen` ones (the base set without)."""
     _check_host_names(inventory)
     addresses = _report_addresses(inventory)
     notes = list(inventory.notes)
@@ -77,12 +78,14 @@ def plan(
         group: _placeholders(safety.without_connection_vars(variables), addresses, f"group {group}", notes)
         for group, variables in inventory.group_vars.items()
     }
-    steps = _steps(commands, addresses, tags, notes)
+    default_tags = chosen.tags if chosen else BASE_TAGS
+    steps = _steps(commands, addresses, tags, default_tags, notes)
     joins = _joining_hosts(commands, steps, inventory)
     nodes = [_node(host, joins.get(host.name), addresses, notes) for host in inventory.hosts]
     if balancer:
         nodes.append({"name": addresses[balancer], "role": "loadbalancer"})
-    return Plan(description, nodes, group_vars, steps, ref, failure, failure_step, notes)
+    reasons = chosen.reasons if chosen else []
+    return Plan(description, nodes, group_vars, steps, ref, failure, failure_step, notes, reasons)
 
 
 def _check_host_names(inventory: ReportInventory) -> None:
@@ -156,9 +159,13 @@ def _loadbalancer_name(inventory: ReportInventory) -> str:
 
 
 def _steps(
-    commands: list[Command], addresses: dict[str, str], tags: list[str] | None, notes: list[str]
+    commands: list[Command],
+    addresses: dict[str, str],
+    tags: list[str] | None,
+    default_tags: list[str],
+    notes: list[str],
 ) -> list[dict[str, Any]]:
-    steps = [{"name": "deploy", "phase": "prepare", "playbook": "cluster.yml", "tags": tags or RUNNABLE_TAGS}]
+    steps = [{"name": "deploy", "phase": "prepare", "playbook": "cluster.yml", "tags": tags or default_tags}]
     for index, command in enumerate(commands, start=1):
         extra_vars = safety.without_connection_vars(command.extra_vars)
         dropped = sorted(set(command.extra_vars) - set(extra_vars))
@@ -167,7 +174,7 @@ def _steps(
         step: dict[str, Any] = {"name": command_step(index), "playbook": command.playbook}
         if command.limit:
             step["limit"] = command.limit
-        step["tags"] = tags or command.tags or RUNNABLE_TAGS
+        step["tags"] = tags or command.tags or default_tags
         if command.skip_tags:
             step["skip_tags"] = command.skip_tags
         if extra_vars:
@@ -179,6 +186,11 @@ def _steps(
 def command_step(index: int) -> str:
     """The step that replays the report's command number `index` (from 1)."""
     return f"command-{index}"
+
+
+def command_index(step: str) -> int:
+    """The number of the report's command a step replays (command_step's inverse)."""
+    return int(step.removeprefix("command-"))
 
 
 def _joining_hosts(commands: list[Command], steps: list[dict[str, Any]], inventory: ReportInventory) -> dict[str, str]:
@@ -230,6 +242,8 @@ def _scenario_yaml(plan: Plan, source: str) -> str:
     header = f"# Written by `harness repro` from {one_line(source, 200)}.\n"
     if plan.notes:
         header += "# Notes:\n" + "".join(f"# - {one_line(note)}\n" for note in plan.notes)
+    if plan.tag_reasons:
+        header += "# Tags:\n" + "".join(f"# - {one_line(reason)}\n" for reason in plan.tag_reasons)
     return header + yaml.dump(document, Dumper=_PlainDumper, sort_keys=False, width=110)
 
 

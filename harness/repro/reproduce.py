@@ -18,8 +18,8 @@ from typing import Any
 from harness import matrix, molecule, runner
 from harness import scenario as scenarios
 from harness.errors import HarnessError
-from harness.kubespray import source
-from harness.repro import build, commands, form, output, safety
+from harness.kubespray import listing, source
+from harness.repro import build, commands, form, output, safety, tags
 from harness.repro import inventory as report_inventory
 from harness.repro.output import ReportedFailure
 from harness.runner import RunResult
@@ -43,6 +43,7 @@ SHARED_RUN_FIELDS = (
     "seconds",
     "steps",
     "checks",
+    "coverage",
 )
 
 
@@ -94,6 +95,8 @@ class ReproResult:
             "scenario_dir": str(self.prepared.settings.scenarios_dir / self.prepared.name),
             "saved_scenario": str(self.prepared.saved_to) if self.prepared.saved_to else None,
             "notes": self.prepared.plan.notes,
+            "tags": self.prepared.plan.steps[-1]["tags"],
+            "tag_reasons": self.prepared.plan.tag_reasons,
             "sandboxed_findings": [finding.describe() for finding in self.prepared.findings],
             "run": run,  # the run's whole report.json (schema 1), as `harness matrix-report` reads it
         }
@@ -113,7 +116,12 @@ def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None
     _check_playbooks(settings, sha, replayed.commands, where, options.trust_report)
     name = _scenario_name(options.report)
     step = failing_step(inventory, replayed.commands, failure, report)
-    plan = build.plan(_description(report), inventory, replayed.commands, failure, step, ref, options.tags)
+    if options.tags:
+        chosen = None
+        log(f"tags: {','.join(options.tags)} (--tags)")
+    else:
+        chosen = _choose_tags(settings, sha, inventory, replayed.commands, failure, step, log)
+    plan = build.plan(_description(report), inventory, replayed.commands, failure, step, ref, options.tags, chosen)
     plan.notes[:0] = replayed.notes
     directory = _repro_directory(settings, name)
     scenarios_dir = _scenarios_dir(settings, directory)
@@ -153,6 +161,30 @@ def reproduce(settings: Settings, options: ReproOptions, progress: Callable[[str
     )
     assert result.verdict is not None
     return ReproResult(prepared, result, repro_verdict(result.verdict))
+
+
+def _choose_tags(
+    settings: Settings,
+    sha: str,
+    inventory: report_inventory.ReportInventory,
+    replayed: list[commands.Command],
+    failure: ReportedFailure,
+    step: str,
+    log: Callable[[str], None],
+) -> tags.TagChoice:
+    """The tags the reported task needs at this ref, read from the failing command's playbook."""
+    playbook = replayed[build.command_index(step) - 1].playbook
+    found = listing.list_tasks(settings, sha, playbook, log)
+    layers = [inventory.group_vars.get("all", {}), inventory.group_vars.get("k8s_cluster", {})]
+    layers += [
+        inventory.group_vars[group] for group in sorted(inventory.group_vars) if group not in ("all", "k8s_cluster")
+    ]
+    layers += [host.vars for host in inventory.hosts if host.name in failure.hosts]
+    choice = tags.choose(found, failure.task, tags.switched_roles(settings, sha, layers))
+    log(f"tags: {','.join(choice.tags)}")
+    for reason in choice.reasons:
+        log(f"  {reason}")
+    return choice
 
 
 def _resolve(settings: Settings, ref: str, report: form.BugReport, from_report: bool) -> str:

@@ -17,6 +17,7 @@ from harness import scenario as scenarios
 from harness.errors import HarnessError
 from harness.repro import build, commands, form, output, reproduce, safety
 from harness.repro import inventory as report_inventory
+from harness.repro.tags import BASE_TAGS
 from harness.settings import Settings
 
 REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"
@@ -306,7 +307,7 @@ def test_written_scenario_loads_like_a_hand_written_one(tmp_path: Path):
         "name": "command-1",
         "playbook": "scale.yml",
         "limit": "kw-3",
-        "tags": build.RUNNABLE_TAGS,
+        "tags": BASE_TAGS,
     }
 
 

@@ -1,0 +1,133 @@
+"""The tasks a Kubespray playbook lists at a ref, with their tags, asked of Kubespray's own Ansible.
+
+`ansible-playbook --list-tasks` runs in a controller container of the ref (its pinned Ansible,
+its worktree read-only, no network). Ansible lists every play's tasks whatever hosts the
+inventory holds, so the answer depends only on the commit and the playbook, and is cached so.
+
+What it serves: the tags a repro needs (the reported task's own, never a table of the
+harness's), and a run's coverage (the share of the playbook's tasks its tags select).
+Tasks behind a dynamic `include_tasks` are not listed: Ansible only knows them when it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from harness import controller, images
+from harness.context import new_run_id
+from harness.kubespray import source
+from harness.settings import Settings
+
+# `  play #3 (k8s_cluster): Prepare nodes\tTAGS: [x]` then `      role : task\tTAGS: [a, b]`
+_PLAY = re.compile(r"^\s*play #\d+ \((?P<hosts>.*?)\): (?P<name>.*?)\tTAGS: \[(?P<tags>.*)\]\s*$")
+_TASK = re.compile(r"^\s+(?P<name>.*?)\tTAGS: \[(?P<tags>.*)\]\s*$")
+# Kubespray's groups, one host each: the playbooks' group checks parse.
+LISTING_INVENTORY = {
+    "all": {
+        "children": {
+            "kube_control_plane": {"hosts": {"cp-1": None}},
+            "etcd": {"hosts": {"cp-1": None}},
+            "kube_node": {"hosts": {"node-1": None}},
+            "k8s_cluster": {"children": {"kube_control_plane": None, "kube_node": None}},
+        }
+    }
+}
+# Ansible's special tags: `always` runs under any --tags (unless skipped), `never` only when asked.
+ALWAYS, NEVER = "always", "never"
+
+
+@dataclass(frozen=True)
+class ListedTask:
+    play: str
+    name: str
+    tags: frozenset[str]
+
+    def runs_under(self, tags: Iterable[str], skip_tags: Iterable[str] = ()) -> bool:
+        """Whether `--tags TAGS --skip-tags SKIP` selects this task, by Ansible's rules."""
+        chosen, skipped = set(tags), set(skip_tags)
+        if self.tags & skipped:
+            return False
+        if not chosen:
+            return NEVER not in self.tags
+        return bool(self.tags & chosen) or (ALWAYS in self.tags and NEVER not in self.tags)
+
+
+@dataclass(frozen=True)
+class Listing:
+    playbook: str
+    tasks: tuple[ListedTask, ...]
+
+    def named(self, name: str) -> list[ListedTask]:
+        return [task for task in self.tasks if task.name == name.strip()]
+
+    def selected(self, tags: Iterable[str], skip_tags: Iterable[str] = ()) -> list[ListedTask]:
+        tags, skip_tags = list(tags), list(skip_tags)
+        return [task for task in self.tasks if task.runs_under(tags, skip_tags)]
+
+    def carrying(self, tag: str) -> int:
+        """How many of the playbook's tasks carry the tag."""
+        return sum(tag in task.tags for task in self.tasks)
+
+    def narrowest_tag(self, task: ListedTask) -> str | None:
+        """Of the task's tags, the one the fewest tasks of the playbook carry."""
+        candidates = sorted(task.tags - {ALWAYS, NEVER})
+        return min(candidates, key=lambda tag: (self.carrying(tag), tag), default=None)
+
+
+def parse(playbook: str, text: str) -> Listing:
+    """`ansible-playbook --list-tasks` output -> its tasks, play by play."""
+    tasks, play = [], ""
+    for line in text.splitlines():
+        if match := _PLAY.match(line):
+            play = match.group("name")
+        elif (match := _TASK.match(line)) and play:
+            tags = frozenset(tag.strip() for tag in match.group("tags").split(",") if tag.strip())
+            tasks.append(ListedTask(play, match.group("name").strip(), tags))
+    return Listing(playbook, tuple(tasks))
+
+
+def list_tasks(settings: Settings, sha: str, playbook: str, log: Callable[[str], None] = print) -> Listing:
+    """The playbook's tasks at `sha` (cached)."""
+    cached = cache_file(settings, sha, playbook)
+    if cached.is_file():
+        return parse(playbook, cached.read_text())
+    log(f"listing the tasks of {playbook} at {sha[:12]} with its own Ansible")
+    scratch = cached.parent / f"scratch-{new_run_id()}"
+    scratch.mkdir(parents=True)
+    worktree = scratch / "kubespray"
+    try:
+        source.add_worktree(settings, sha, worktree)
+        image = images.ensure_controller_image(settings, worktree / "requirements.txt", log)
+        hosts = scratch / "hosts.yml"
+        hosts.write_text(yaml.safe_dump(LISTING_INVENTORY))
+        # The run id labels the container; "none": a listing needs no network.
+        sandbox = controller.Sandbox(image, scratch.name.removeprefix("scratch-"), "none", scratch, worktree)
+        argv = ["ansible-playbook", "-i", sandbox.path_in(hosts), "--list-tasks", playbook]
+        text = controller.check_output(sandbox, argv, _env(sandbox), f"listing the tasks of {playbook}")
+    finally:
+        source.remove_worktree(settings, worktree)
+        shutil.rmtree(scratch, ignore_errors=True)
+    cached.write_text(text)
+    return parse(playbook, text)
+
+
+def cache_file(settings: Settings, sha: str, playbook: str) -> Path:
+    digest = hashlib.sha256(playbook.encode()).hexdigest()[:12]
+    directory = settings.cache_dir / "listings"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f"{sha}-{digest}.txt"
+
+
+def _env(sandbox: controller.Sandbox) -> dict[str, str]:
+    return {
+        "ANSIBLE_CONFIG": sandbox.path_in(sandbox.worktree / "ansible.cfg"),
+        "ANSIBLE_LOCAL_TEMP": controller.LOCAL_TEMP,
+        "ANSIBLE_NOCOLOR": "1",
+    }

@@ -1,0 +1,94 @@
+"""Kubespray's task listing (recorded from `ansible-playbook --list-tasks` by the harness at
+v2.27.1) read into tasks and tags; the tags a repro chooses from it, each with its reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.kubespray import listing
+from harness.repro import tags
+
+LISTINGS = Path(__file__).resolve().parents[1] / "data" / "v2.27.1" / "listings"
+HAPROXY_TASK = "kubernetes/node : Haproxy | Write haproxy configuration"
+NGINX_TASK = "kubernetes/node : Nginx-proxy | Write nginx-proxy configuration"
+ETCHOSTS_TASK = "kubernetes/preinstall : Hosts | create hosts list from inventory"
+
+
+def recorded(playbook: str) -> listing.Listing:
+    return listing.parse(playbook, (LISTINGS / f"{playbook}.txt").read_text())
+
+
+@pytest.fixture(scope="module")
+def upgrade() -> listing.Listing:
+    return recorded("upgrade-cluster.yml")
+
+
+def test_every_listed_task_is_read_with_its_play_and_tags(upgrade: listing.Listing) -> None:
+    (haproxy, *_) = upgrade.named(HAPROXY_TASK)
+
+    assert len(upgrade.tasks) > 1000
+    assert {"haproxy", "node"} <= haproxy.tags
+    assert haproxy.play
+
+
+def test_the_base_tags_select_about_a_fifth_of_the_upgrade(upgrade: listing.Listing) -> None:
+    selected = upgrade.selected(tags.BASE_TAGS)
+
+    assert 0.1 < len(selected) / len(upgrade.tasks) < 0.4, (len(selected), len(upgrade.tasks))
+
+
+@pytest.mark.parametrize(
+    ("task_tags", "chosen", "skipped", "runs"),
+    [
+        pytest.param({"haproxy", "node"}, ["haproxy"], [], True, id="one-tag-in-common"),
+        pytest.param({"nginx"}, ["haproxy"], [], False, id="none-in-common"),
+        pytest.param({"always"}, ["haproxy"], [], True, id="always"),
+        pytest.param({"always"}, ["haproxy"], ["always"], False, id="always-skipped"),
+        pytest.param({"never", "reset"}, [], [], False, id="never-without-tags"),
+        pytest.param({"never", "reset"}, ["reset"], [], True, id="never-when-asked"),
+        pytest.param({"facts"}, [], [], True, id="no-tags-runs-all"),
+        pytest.param({"facts", "kubelet"}, ["facts"], ["kubelet"], False, id="skip-wins"),
+    ],
+)
+def test_a_task_runs_under_tags_by_ansibles_rules(
+    task_tags: set[str], chosen: list[str], skipped: list[str], runs: bool
+) -> None:
+    assert listing.ListedTask("p", "t", frozenset(task_tags)).runs_under(chosen, skipped) is runs
+
+
+def test_a_task_the_base_set_runs_adds_no_tag(upgrade: listing.Listing) -> None:
+    choice = tags.choose(upgrade, HAPROXY_TASK, {})
+
+    assert choice.tags == tags.BASE_TAGS
+    assert f"TASK [{HAPROXY_TASK}] runs under the base set" in choice.reasons
+
+
+def test_a_task_outside_the_base_set_adds_its_narrowest_tag_and_says_why(upgrade: listing.Listing) -> None:
+    choice = tags.choose(upgrade, NGINX_TASK, {})
+
+    assert choice.tags == [*tags.BASE_TAGS, "nginx"]
+    assert any(reason.startswith(f"nginx: the narrowest of TASK [{NGINX_TASK}]'s tags") for reason in choice.reasons)
+    assert upgrade.carrying("nginx") < upgrade.carrying("node")
+
+
+def test_the_load_balancer_a_report_switches_on_is_run(upgrade: listing.Listing) -> None:
+    choice = tags.choose(upgrade, ETCHOSTS_TASK, {"loadbalancer_apiserver_type": "nginx"})
+
+    assert "nginx" in choice.tags
+    assert "nginx: loadbalancer_apiserver_type is nginx: the API server load balancer the nodes run" in choice.reasons
+
+
+def test_a_network_plugin_the_reported_task_is_not_in_is_left_out(upgrade: listing.Listing) -> None:
+    choice = tags.choose(upgrade, HAPROXY_TASK, {"kube_network_plugin": "calico"})
+
+    assert "calico" not in choice.tags
+    assert "calico (kube_network_plugin) not added: the reported task is not in it" in choice.reasons
+
+
+def test_a_task_the_ref_does_not_list_is_said(upgrade: listing.Listing) -> None:
+    choice = tags.choose(upgrade, "kubernetes/node : No such task", {})
+
+    assert choice.tags == tags.BASE_TAGS
+    assert "is not in the task list of upgrade-cluster.yml at this ref" in choice.reasons[-1]
