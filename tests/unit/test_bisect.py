@@ -26,6 +26,8 @@ SCALE = Path(__file__).resolve().parents[2] / "scenarios"
         ("fix", "not-reproduced", bisect.EXIT_NEW),
         ("regression", "failed-elsewhere", bisect.EXIT_SKIP),
         ("fix", "failed-elsewhere", bisect.EXIT_SKIP),
+        ("regression", "not-exercised", bisect.EXIT_SKIP),
+        ("fix", "not-exercised", bisect.EXIT_SKIP),
         ("fix", "error", bisect.EXIT_SKIP),
     ],
 )
