@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 KUBESPRAY_REF ?=
 REF_ARGS := $(if $(KUBESPRAY_REF),--ref $(KUBESPRAY_REF))
 
-.PHONY: setup molecule-files images scenario scenario-upgrade scenario-scale matrix nightly repro test test-all test-unit test-integration lint clean-runs
+.PHONY: setup molecule-files images scenario scenario-upgrade scenario-scale matrix nightly repro corpus test test-all test-unit test-integration lint clean-runs
 
 # setup also renders each scenario's molecule.yml from its scenario.yml, so that
 # `molecule test -s NAME` works on its own (`harness run` renders before each run).
@@ -56,6 +56,13 @@ nightly: setup
 repro: setup
 	@test -n "$(REPORT)" || { echo "give REPORT=<bug report .md or .yaml>" >&2; exit 2; }
 	$(BIN)/harness repro $(REPORT) $(REPRO_ARGS)
+
+# make corpus [JOBS=2]: every real report of tests/data/reports/corpus/ on its buggy commit
+# (reproduced) and on its fix (not reproduced, the reported task exercised); runs/corpus.md is
+# the README's table.
+corpus: setup
+	$(BIN)/harness corpus -j $(JOBS) --table runs/corpus.md --markdown runs/corpus-cells.md \
+		--junit runs/corpus-junit.xml --html runs/corpus.html --report-json runs/corpus.json
 
 # make test: unit tests, lint, and the integration tier that proves every command for real
 # (25 minutes at most on a 2-core machine). Two lanes at a time (tests/conftest.py): the

@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
-from harness import bisect, images, matrix, molecule, nightly, report, runner, steps
+from harness import bisect, corpus, images, matrix, molecule, nightly, report, runner, steps
 from harness import context as run_context
 from harness import scenario as scenarios
 from harness.errors import EXIT_MISMATCH, EXIT_NOT_EXERCISED, HarnessError
@@ -164,6 +164,16 @@ def _parser() -> argparse.ArgumentParser:
     _add_egress_option(rp)
     rp.set_defaults(func=_cmd_repro)
 
+    co = sub.add_parser(
+        "corpus", help="replay the corpus of real bug reports: each reproduced on its buggy commit, not on its fix"
+    )
+    co.add_argument("--corpus", type=Path, default=corpus.DEFAULT_INDEX, help="the corpus index (corpus.yml)")
+    co.add_argument("--only", action="append", default=[], help="shell pattern on a case's name (repeatable)")
+    co.add_argument("-j", "--jobs", type=int, default=1, help="replays at a time (each fully isolated)")
+    co.add_argument("--table", type=Path, help="write the corpus table (Markdown, as in the README) here")
+    _add_format_options(co)
+    co.set_defaults(func=_cmd_corpus)
+
     bs = sub.add_parser("bisect", help="the first commit that broke (or, with --find fix, fixed) a scenario")
     bs.add_argument("scenario")
     bs.add_argument("--good", required=True, help="a commit where the bug is absent (with --find fix: the fixed one)")
@@ -271,6 +281,19 @@ def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) 
     else:
         results = matrix.run(planned, args.jobs, out_dir, progress=console.print)
     return _matrix_outputs(console, results, args)
+
+
+def _cmd_corpus(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    if args.jobs < 1:
+        raise HarnessError(f"-j {args.jobs}: give at least one job")
+    replays = corpus.plan(settings, args.corpus, args.only)
+    corpus.run(replays, args.jobs, settings.new_run_path("corpus"), progress=console.print)
+    table = corpus.markdown(replays)
+    console.print(table, markup=False)
+    if args.table:
+        _write(args.table, table)
+    _matrix_outputs(console, [replay.cell() for replay in replays], args)
+    return 0 if all(replay.holds for replay in replays) else EXIT_MISMATCH
 
 
 def _nightly(

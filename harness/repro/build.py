@@ -4,7 +4,8 @@ One container per host of the report's inventory, same names and groups; the
 report's addresses become `<< address('host') >>` placeholders, filled in with
 the containers' addresses at each step; an external API server load balancer
 the variables point at becomes a load balancer node. Steps: deploy
-(cluster.yml, as the reporter's cluster existed), then the report's commands.
+(cluster.yml, as the reporter's cluster existed), then the report's commands;
+a report whose first command is cluster.yml is about the deploy: that command is it.
 """
 
 from __future__ import annotations
@@ -165,13 +166,22 @@ def _steps(
     default_tags: list[str],
     notes: list[str],
 ) -> list[dict[str, Any]]:
-    steps = [{"name": "deploy", "phase": "prepare", "playbook": "cluster.yml", "tags": tags or default_tags}]
+    # A report whose first command deploys (cluster.yml) reports a failing deploy: that command
+    # is the deploy. Otherwise the reporter's cluster existed before the commands: deploy it first.
+    deploys = bool(commands) and commands[0].playbook == "cluster.yml"
+    steps = (
+        []
+        if deploys
+        else [{"name": "deploy", "phase": "prepare", "playbook": "cluster.yml", "tags": tags or default_tags}]
+    )
     for index, command in enumerate(commands, start=1):
         extra_vars = safety.without_connection_vars(command.extra_vars)
         dropped = sorted(set(command.extra_vars) - set(extra_vars))
         if dropped:
             notes.append(f"command {index}: dropped -e {', '.join(dropped)}: the connection is the harness's")
         step: dict[str, Any] = {"name": command_step(index), "playbook": command.playbook}
+        if deploys and index == 1:
+            step["phase"] = "prepare"
         if command.limit:
             step["limit"] = command.limit
         step["tags"] = tags or command.tags or default_tags
@@ -197,7 +207,7 @@ def _joining_hosts(commands: list[Command], steps: list[dict[str, Any]], invento
     """Hosts a scale.yml command adds join the inventory at that step (they did not exist at deploy)."""
     names = {host.name for host in inventory.hosts}
     joins: dict[str, str] = {}
-    for command, step in zip(commands, steps[1:], strict=True):
+    for command, step in zip(commands, steps[len(steps) - len(commands) :], strict=True):
         if command.is_scale and command.limit:
             for part in re.split(r"[:,]", command.limit):
                 if part in names:

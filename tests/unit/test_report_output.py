@@ -190,3 +190,17 @@ def test_an_address_in_an_extra_var_reaches_the_step_as_the_nodes_placeholder(
 
     step = next(step for step in prepared.plan.steps if step["name"] == "command-1")
     assert step["extra_vars"] == {"etcd_endpoint": "<< address('km-1') >>:2379"}
+
+
+def test_a_report_of_a_failing_deploy_runs_its_cluster_yml_as_the_deploy(
+    tmp_path: Path, repro_settings: Settings, repro_head: str
+):
+    text = (REPORTS / "report-2-scale-main-access-ip.md").read_text()
+    report = tmp_path / "deploy.md"
+    report.write_text(text.replace("scale.yml --limit=kw-3", "cluster.yml"))
+
+    prepared = reproduce.prepare(repro_settings, reproduce.ReproOptions(report=report, ref=repro_head), lambda _: None)
+
+    assert [(step["name"], step.get("phase", "converge")) for step in prepared.plan.steps] == [("command-1", "prepare")]
+    assert prepared.plan.failure_step == "command-1"
+    assert all("joins_at" not in node for node in prepared.plan.nodes)
