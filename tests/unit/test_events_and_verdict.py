@@ -380,6 +380,18 @@ def test_a_mismatch_says_what_differed(outcome: Outcome, difference: str) -> Non
     assert judgement.differences == (difference,)
 
 
+def test_a_task_skipped_by_its_conditions_in_a_recorded_run_is_not_exercised() -> None:
+    task = "kubernetes/preinstall : Stop if ip var does not match local ips"  # no `ip` set: skipped
+    expectation = Expectation(fail=FailureExpectation(task=task, step="upgrade-kw-1", hosts=["kw-1"], message="x"))
+
+    judgement = decide(expectation, PASSED_WHERE_EXPECTED)
+
+    assert judgement.verdict is Verdict.NOT_EXERCISED
+    assert judgement.differences == (
+        f"TASK [{task}] was skipped on kw-1 in step upgrade-kw-1 (its conditions were false)",
+    )
+
+
 @pytest.mark.parametrize(
     ("runs", "reason"),
     [
