@@ -27,7 +27,10 @@ from harness.repro.form import BugReport, section, yaml_mapping
 from harness.scenario import GROUP_NAME_RE, GROUP_NAME_RULE
 from harness.text import one_line
 
-REQUIRED_GROUPS = ("kube_control_plane", "etcd", "kube_node")
+# The groups Kubespray gives a host its role by; only kube_control_plane may not be empty
+# (a cluster of control planes alone has no kube_node host; kubeadm-managed etcd, no etcd host).
+ROLE_GROUPS = ("kube_control_plane", "etcd", "kube_node")
+REQUIRED_GROUPS = ("kube_control_plane",)
 # Groups the harness rebuilds itself (k8s_cluster: kube_control_plane + kube_node).
 IMPLICIT_GROUPS = {"all", "ungrouped", "k8s_cluster"}
 # Kubespray's SSH jump host: the harness reaches its nodes directly.
@@ -156,13 +159,11 @@ def _check_groups(inventory: ReportInventory, where: str) -> None:
             )
     missing = [group for group in REQUIRED_GROUPS if group not in groups]
     if missing:
-        raise HarnessError(
-            f"{where}: no host is in {', '.join(missing)}; Kubespray needs hosts in {', '.join(REQUIRED_GROUPS)}"
-        )
-    ungrouped = [host.name for host in inventory.hosts if not set(host.groups) & set(REQUIRED_GROUPS)]
+        raise HarnessError(f"{where}: no host is in {', '.join(missing)}; Kubespray needs a control plane")
+    ungrouped = [host.name for host in inventory.hosts if not set(host.groups) & set(ROLE_GROUPS)]
     if ungrouped:
         raise HarnessError(
-            f"{where}: host(s) {', '.join(ungrouped)} are in none of {', '.join(REQUIRED_GROUPS)}; "
+            f"{where}: host(s) {', '.join(ungrouped)} are in none of {', '.join(ROLE_GROUPS)}; "
             "put each host in the groups Kubespray gives it a role by"
         )
 

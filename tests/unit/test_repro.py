@@ -319,7 +319,7 @@ def test_written_scenario_loads_like_a_hand_written_one(tmp_path: Path):
     [
         ("no-inventory.md", "### Full inventory with variables"),
         ("inventory-does-not-parse.md", "### Full inventory with variables"),
-        ("hosts-without-kubespray-groups.md", "kube_control_plane, etcd, kube_node"),
+        ("hosts-without-kubespray-groups.md", "no host is in kube_control_plane; Kubespray needs a control plane"),
         ("no-commit.md", "### Version of Kubespray (commit)"),
         ("unknown-commit.md", "'deadbeef1' is not a commit"),
         ("commands-in-prose.md", "### Command used to invoke ansible"),
