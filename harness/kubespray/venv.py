@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import re
 import subprocess
 from pathlib import Path
 
@@ -40,11 +41,17 @@ def install_for(requirements: Path, target: Path, python_version: str) -> None:
         PLATFORM,
         "-r",
         str(requirements),
-        *EXTRA_REQUIREMENTS,
+        *extras_for(requirements.read_text()),
     ]
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise CommandFailed("installing the Ansible that Kubespray pins", argv, proc.stdout + proc.stderr)
+
+
+def extras_for(requirements: str) -> list[str]:
+    """The extras the ref does not pin itself (a ref that pins jsonschema keeps its own)."""
+    pinned = {re.split(r"[<>=!~\[; ]", line.strip(), maxsplit=1)[0].lower() for line in requirements.splitlines()}
+    return [extra for extra in EXTRA_REQUIREMENTS if re.split(r"[<>=!~]", extra, maxsplit=1)[0].lower() not in pinned]
 
 
 def _uv() -> str:

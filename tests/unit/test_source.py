@@ -340,3 +340,9 @@ def test_a_release_branch_made_upstream_after_the_clone_is_seen(releases: Settin
     _git(upstream.path, "branch", "release-2.1")
 
     assert source.supported_release_branches(releases)[-1] == "release-2.1"
+
+
+def test_an_extra_the_ref_pins_itself_is_left_to_the_refs_pin() -> None:
+    # v2.25.0 pins jsonschema==4.22.0: adding the harness's 4.23.0 made the install unsolvable.
+    assert venv.extras_for("ansible==9.5.1\njsonschema==4.22.0\n") == []
+    assert venv.extras_for("ansible==10.7.0\n# Needed for community.crypto module\n") == venv.EXTRA_REQUIREMENTS
