@@ -12,7 +12,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,6 +66,11 @@ class _AppendChange(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         kind = "patch" if option_string == "--patch" else "cherry-pick"
         namespace.changes = [*(getattr(namespace, "changes", None) or []), (kind, values)]
+
+
+def _progress(console: Console) -> Callable[[str], None]:
+    """Progress lines as they are: Ansible's `TASK [...]` is text, never console markup."""
+    return lambda line: console.print(line, markup=False, highlight=False)
 
 
 def _add_format_options(parser: argparse.ArgumentParser) -> None:
@@ -245,7 +250,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, console: Console) -> 
     results = []
     for ref in refs:
         result = runner.run(
-            settings, args.scenario, ref, expectation, progress=console.print, changes=changes, keep=args.keep
+            settings, args.scenario, ref, expectation, progress=_progress(console), changes=changes, keep=args.keep
         )
         report.print_summary(console, result)
         results.append(result)
@@ -279,7 +284,7 @@ def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) 
             results = matrix.run(planned, args.jobs, out_dir, progress=lambda _: None)
             live.update(report.matrix_progress(planned))
     else:
-        results = matrix.run(planned, args.jobs, out_dir, progress=console.print)
+        results = matrix.run(planned, args.jobs, out_dir, progress=_progress(console))
     return _matrix_outputs(console, results, args)
 
 
@@ -287,7 +292,7 @@ def _cmd_corpus(args: argparse.Namespace, settings: Settings, console: Console) 
     if args.jobs < 1:
         raise HarnessError(f"-j {args.jobs}: give at least one job")
     replays = corpus.plan(settings, args.corpus, args.only)
-    corpus.run(replays, args.jobs, settings.new_run_path("corpus"), progress=console.print)
+    corpus.run(replays, args.jobs, settings.new_run_path("corpus"), progress=_progress(console))
     table = corpus.markdown(replays)
     console.print(table, markup=False)
     if args.table:
@@ -305,7 +310,7 @@ def _nightly(
     if args.only:  # the cells left out tonight are not removed from the matrix
         baseline = [cell for cell in baseline if cell.spec.label in {spec.label for spec in cells}]
     planned = matrix.plan(settings, cells, _changes(args, settings))
-    findings = nightly.watch(settings, baseline, planned, args.jobs, out_dir, args.bisect_budget, console.print)
+    findings = nightly.watch(settings, baseline, planned, args.jobs, out_dir, args.bisect_budget, _progress(console))
     results = [finding.final for finding in findings]
     return _matrix_outputs(console, results, args, nightly.removed_cells(baseline, results))
 
@@ -338,7 +343,7 @@ def _cmd_repro(args: argparse.Namespace, settings: Settings, console: Console) -
         save_scenario=args.save_scenario,
         tags=[tag for tag in (args.tags or "").split(",") if tag] or None,
     )
-    result = reproduce.reproduce(settings, options, progress=console.print)
+    result = reproduce.reproduce(settings, options, progress=_progress(console))
     data = result.as_dict()
     _write_json(result.prepared.directory / "repro.json", data)
     if args.report_json:
@@ -350,7 +355,7 @@ def _cmd_repro(args: argparse.Namespace, settings: Settings, console: Console) -
 
 def _cmd_bisect(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     options = bisect.BisectOptions(args.scenario, args.good, args.bad, args.find, args.trust_ends)
-    result = bisect.bisect(settings, options, progress=console.print)
+    result = bisect.bisect(settings, options, progress=_progress(console))
     data = result.as_dict()
     _write_json(Path(result.directory) / "bisect-result.json", data)
     if args.report_json:
@@ -387,7 +392,7 @@ def _cmd_down(args: argparse.Namespace, settings: Settings, console: Console) ->
 
 
 def _cmd_images(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    built = images.ensure_images(settings, console.print)
+    built = images.ensure_images(settings, _progress(console))
     console.print(f"node image: {built.node}\nlb image:   {built.lb}")
     return 0
 
@@ -431,5 +436,5 @@ def _cmd_molecule_dependency(args: argparse.Namespace, settings: Settings, conso
         raise HarnessError("set KUBESPRAY_REF to the Kubespray tag, branch or sha to run")
     run_id = os.environ.get("HARNESS_RUN_ID", "molecule")
     console.print(f"preparing Kubespray {ref} for {name} in {run_dir}")
-    run_context.prepare(settings, scenario, ref, source.resolve(settings, ref), run_dir, run_id, log=console.print)
+    run_context.prepare(settings, scenario, ref, source.resolve(settings, ref), run_dir, run_id, log=_progress(console))
     return 0
