@@ -31,7 +31,7 @@ class StepCoverage:
     def describe(self) -> str:
         counts = ", ".join(f"{name} {self.results[name]}" for name in RESULTS if self.results.get(name))
         depth = f"; tags select {self.selected} of {self.listed} listed tasks ({self.share:.0%})" if self.listed else ""
-        return f"{self.tasks_ran} tasks ran ({counts or 'no results'}){depth}"
+        return f"{self.tasks_ran} tasks ran (results per host: {counts or 'none'}){depth}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
