@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import HarnessError
 from harness.kubespray import source
 from harness.matrix import CellResult, CellSpec
 from harness.settings import PROJECT_ROOT, Settings
-from harness.text import validation_problem
+from harness.text import read_model
 from harness.verdict import ReproVerdict, Verdict
 
 DEFAULT_INDEX = PROJECT_ROOT / "tests" / "data" / "reports" / "corpus" / "corpus.yml"
@@ -88,16 +87,7 @@ class Replay:
 
 
 def load(index: Path) -> list[Case]:
-    try:
-        data = yaml.safe_load(index.read_text())
-    except OSError as exc:
-        raise HarnessError(f"cannot read the corpus index {index}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise HarnessError(f"{index} is not valid YAML: {exc}") from exc
-    try:
-        cases = Index.model_validate(data).cases
-    except ValidationError as exc:
-        raise HarnessError(f"{index}: {validation_problem(exc)}") from exc
+    cases = read_model(index, Index, "the corpus index").cases
     for case in cases:
         if not (index.parent / case.report).is_file():
             raise HarnessError(f"{index}: case {case.name}: no report {case.report} beside the index")

@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from harness import scenario as scenarios
 from harness.errors import HarnessError
 from harness.kubespray import source
 from harness.settings import Settings
-from harness.text import validation_problem
+from harness.text import read_model
 from harness.verdict import Verdict
 
 VERDICTS = tuple(v.value for v in Verdict)
@@ -132,16 +131,7 @@ class CellResult:
 
 def load(path: Path, scenarios_dir: Path, list_refs: RefLister | None = None) -> list[CellSpec]:
     """The matrix file's cells; moving cells are expanded with `list_refs` (left out without it)."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise HarnessError(f"cannot read the matrix file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise HarnessError(f"{path} is not valid YAML: {exc}") from exc
-    try:
-        parsed = MatrixFile.model_validate(data)
-    except ValidationError as exc:
-        raise HarnessError(f"{path}: {validation_problem(exc)}") from exc
+    parsed = read_model(path, MatrixFile, "the matrix file")
     cells = list(parsed.cells)
     if list_refs is not None:
         cells += [cell for moving in parsed.moving for cell in _expand(moving, list_refs)]

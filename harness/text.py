@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from harness.errors import HarnessError
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def one_line(text: str, limit: int = 400) -> str:
@@ -22,3 +30,17 @@ def validation_problem(exc: ValidationError) -> str:
     where = ".".join(str(part) for part in error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+def read_model(path: Path, model: type[Model], what: str) -> Model:
+    """A YAML file of the harness's (`what`: "the matrix file", ...) as its model; one line on what is wrong."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise HarnessError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise HarnessError(f"{path} is not valid YAML: {exc}") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise HarnessError(f"{path}: {validation_problem(exc)}") from exc

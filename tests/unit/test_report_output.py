@@ -179,14 +179,20 @@ def test_ini_host_vars_of_every_type_and_nested_children_reach_the_scenario(
     assert set(kw_1["groups"]) == {"kube_node", "workers"}
 
 
+def _prepared_with_command(tmp_path: Path, settings: Settings, head: str, command: str) -> reproduce.Prepared:
+    """Report 2 with another command than its `scale.yml --limit=kw-3`, prepared."""
+    report = tmp_path / "report.md"
+    report.write_text(
+        (REPORTS / "report-2-scale-main-access-ip.md").read_text().replace("scale.yml --limit=kw-3", command)
+    )
+    return reproduce.prepare(settings, reproduce.ReproOptions(report=report, ref=head), lambda _: None)
+
+
 def test_an_address_in_an_extra_var_reaches_the_step_as_the_nodes_placeholder(
     tmp_path: Path, repro_settings: Settings, repro_head: str
 ):
-    text = (REPORTS / "report-2-scale-main-access-ip.md").read_text()
-    report = tmp_path / "extra-vars.md"
-    report.write_text(text.replace("scale.yml --limit=kw-3", "scale.yml --limit=kw-3 -e etcd_endpoint=10.20.0.11:2379"))
-
-    prepared = reproduce.prepare(repro_settings, reproduce.ReproOptions(report=report, ref=repro_head), lambda _: None)
+    command = "scale.yml --limit=kw-3 -e etcd_endpoint=10.20.0.11:2379"
+    prepared = _prepared_with_command(tmp_path, repro_settings, repro_head, command)
 
     step = next(step for step in prepared.plan.steps if step["name"] == "command-1")
     assert step["extra_vars"] == {"etcd_endpoint": "<< address('km-1') >>:2379"}
@@ -195,11 +201,7 @@ def test_an_address_in_an_extra_var_reaches_the_step_as_the_nodes_placeholder(
 def test_a_report_of_a_failing_deploy_runs_its_cluster_yml_as_the_deploy(
     tmp_path: Path, repro_settings: Settings, repro_head: str
 ):
-    text = (REPORTS / "report-2-scale-main-access-ip.md").read_text()
-    report = tmp_path / "deploy.md"
-    report.write_text(text.replace("scale.yml --limit=kw-3", "cluster.yml"))
-
-    prepared = reproduce.prepare(repro_settings, reproduce.ReproOptions(report=report, ref=repro_head), lambda _: None)
+    prepared = _prepared_with_command(tmp_path, repro_settings, repro_head, "cluster.yml")
 
     assert [(step["name"], step.get("phase", "converge")) for step in prepared.plan.steps] == [("command-1", "prepare")]
     assert prepared.plan.failure_step == "command-1"
