@@ -85,11 +85,19 @@ def _role_tasks(tasks_dir: Path) -> list[_Task]:
     return list(_tasks_of_file(tasks_dir, main, frozenset(), seen=set())) if main else []
 
 
+class _TaskFileLoader(yaml.SafeLoader):
+    """Safe YAML that reads Ansible's `!unsafe` and `!vault` values as the text they hold."""
+
+
+_TaskFileLoader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+_TaskFileLoader.add_constructor("!vault", lambda loader, node: loader.construct_scalar(node))
+
+
 def _tasks_of_file(tasks_dir: Path, path: Path, tags: frozenset[str], seen: set[Path]) -> Iterator[_Task]:
     if path in seen or not path.is_file():  # a name with a template in it is not followed
         return
     seen.add(path)
-    for body in _task_list(yaml.safe_load(path.read_text())):
+    for body in _task_list(yaml.load(path.read_text(), Loader=_TaskFileLoader)):
         yield from _expand(tasks_dir, body, tags, seen)
 
 

@@ -126,3 +126,14 @@ def test_a_switch_that_differs_between_hosts_is_refused_naming_it() -> None:
 
     with pytest.raises(HarnessError, match="populate_inventory_to_hosts_file differs between hosts"):
         tasks.etc_hosts_writes(BOTH, variables)
+
+
+def test_a_task_file_with_ansibles_unsafe_values_is_read(tmp_path: Path) -> None:
+    # v2.25.1's preinstall role writes `dquote: !unsafe '"'`: the checks' reading of it crashed.
+    worktree = _role(tmp_path, [IMPORT, {"name": "Other", "import_tasks": "0080-other.yml"}])
+    (worktree / tasks.PREINSTALL_TASKS / "0090-etchosts.yml").write_text(yaml.safe_dump([BLOCK_TASK, NAME_TASK]))
+    (worktree / tasks.PREINSTALL_TASKS / "0080-other.yml").write_text(
+        "- name: Quote\n  set_fact:\n    dquote: !unsafe '\"'\n"
+    )
+
+    assert tasks.etc_hosts_tasks(worktree, RUN_TAGS) == tasks.EtcHostsTasks(inventory_block=True, apiserver_name=True)
