@@ -65,7 +65,7 @@ def print_verdict(console: Console, result: RunResult) -> None:
 
 REPRO_HEADLINES = {
     "reproduced": ("green", "reproduced: the run failed where the report says"),
-    "not-reproduced": ("yellow", "not reproduced: the report's commands passed"),
+    "not-reproduced": ("yellow", "not reproduced: the reported task ran on the reported host(s) and passed"),
     "failed-elsewhere": ("red", "failed elsewhere: the run failed, but not where the report says"),
     "inconclusive": ("red", "inconclusive: a host was unreachable or host checks were skipped"),
     "not-exercised": ("yellow", "not exercised: the reported task never ran on the reported host(s)"),
