@@ -23,6 +23,7 @@ _NEXT_RESULT = ("TASK [", "RUNNING HANDLER [", "fatal:", "PLAY ")
 _CORE_MESSAGES = (
     re.compile(r"'[^']+' (?:object )?has no attribute '[^']+'"),
     re.compile(r"'[^']+' is undefined"),
+    re.compile(r"\{\{[^{}]*\}\}: Mandatory variable has not been overridden"),  # Kubespray's d(undef())
 )
 
 

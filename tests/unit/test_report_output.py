@@ -206,3 +206,14 @@ def test_a_report_of_a_failing_deploy_runs_its_cluster_yml_as_the_deploy(
     assert [(step["name"], step.get("phase", "converge")) for step in prepared.plan.steps] == [("command-1", "prepare")]
     assert prepared.plan.failure_step == "command-1"
     assert all("joins_at" not in node for node in prepared.plan.nodes)
+
+
+def test_a_mandatory_variable_error_is_matched_on_the_variables_expression():
+    said = (
+        "The task includes an option with an undefined variable.. ['kubernetes', '{{ domain_name }}']"
+        ": {{ 'localhost' if x else (y | d(undef())) }}: Mandatory variable has not been overridden"
+        "\\n\\nThe error appears"
+    )
+    failure = _failure(f'TASK [a : b] ***\nfatal: [km-1]: FAILED! => {{"msg": "{said}"}}\n')
+
+    assert failure.message == "{{ 'localhost' if x else (y | d(undef())) }}: Mandatory variable has not been overridden"
