@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ansible.errors import AnsibleError
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
@@ -41,8 +42,19 @@ def read_host_variables(hosts_file: Path, worktree: Path, names: tuple[str, ...]
     for host in inventory.get_hosts("all"):
         available = {**defaults, **variables.get_vars(host=host)}
         templar = Templar(loader=loader, variables=available)
-        result[host.name] = {name: plain(templar.template(available[name])) for name in names if name in available}
+        result[host.name] = {name: value for name in names if (value := _defined(templar, available, name)) is not None}
     return result
+
+
+def _defined(templar: Templar, available: dict[str, Any], name: str) -> Any:
+    """The variable's value, or None when no layer sets it or it comes to undefined (Kubespray's
+    `d(undef())` for a variable it wants set only in some layouts)."""
+    if name not in available:
+        return None
+    try:
+        return plain(templar.template(available[name]))
+    except AnsibleError:
+        return None
 
 
 def role_defaults(loader: DataLoader, worktree: Path) -> dict[str, Any]:

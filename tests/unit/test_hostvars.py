@@ -101,6 +101,26 @@ def test_a_templated_default_is_templated_for_the_host(tmp_path: Path) -> None:
     assert found["kw-1"]["loadbalancer_apiserver_localhost"] is False  # the scenario sets loadbalancer_apiserver
 
 
+def test_a_default_that_comes_to_undefined_is_left_out(tmp_path: Path) -> None:
+    """v2.31.0 without a load balancer: its name is `d(undef())`, which Ansible refuses to template."""
+    worktree = _worktree(tmp_path)
+    undefined = (
+        "{{ 'localhost' if loadbalancer_apiserver_localhost else (loadbalancer_apiserver.address | d(undef())) }}"
+    )
+    defaults = worktree / "roles/kubespray-defaults/defaults/main/main.yml"
+    defaults.write_text(yaml.safe_dump({**DEFAULTS, "apiserver_loadbalancer_domain_name": undefined}))
+    hosts = _inventory(tmp_path, worktree, {"all": {"loadbalancer_apiserver_localhost": False}})
+    text = hosts.read_text().replace("loadbalancer_apiserver:", "unused_balancer:")
+    hosts.write_text(text)
+    for group_vars in (tmp_path / "inventory" / "group_vars").rglob("*.yml"):
+        group_vars.write_text(group_vars.read_text().replace("loadbalancer_apiserver:", "unused_balancer:"))
+
+    found = read_host_variables(hosts, worktree, hostvars.CHECKED)
+
+    assert "apiserver_loadbalancer_domain_name" not in found["kw-1"]
+    assert found["kw-1"]["kube_apiserver_port"] == 6443
+
+
 @pytest.mark.parametrize(
     "layout",
     ["roles/kubespray_defaults/defaults/main/main.yml", "roles/kubespray-defaults/defaults/main.yaml"],
