@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.errors import HarnessError
 from harness.kubespray import source
-from harness.matrix import CellResult, CellSpec
+from harness.matrix import CellResult, CellSpec, run_harness
 from harness.settings import PROJECT_ROOT, Settings
 from harness.text import read_model
 from harness.verdict import ReproVerdict, Verdict
@@ -115,21 +113,9 @@ def run(replays: list[Replay], jobs: int, out_dir: Path, progress: Callable[[str
 def _replay(replay: Replay, out_dir: Path, progress: Callable[[str], None]) -> None:
     stem = f"{replay.case.name}-{replay.side}"
     report, log = out_dir / f"{stem}.json", out_dir / f"{stem}.log"
-    argv = [
-        sys.executable,
-        "-m",
-        "harness",
-        "repro",
-        str(replay.report),
-        "--ref",
-        replay.sha,
-        "--report-json",
-        str(report),
-    ]
     progress(f"start  {stem} ({replay.sha[:12]}), log {log}")
     started = time.monotonic()
-    with log.open("w") as out:
-        replay.exit_code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
+    replay.exit_code = run_harness(["repro", str(replay.report), "--ref", replay.sha], report, log)
     replay.seconds = round(time.monotonic() - started, 1)
     replay.log = str(log)
     if report.is_file():

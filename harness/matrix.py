@@ -230,28 +230,25 @@ def run(
     return planned
 
 
+def run_harness(args: list[str], report: Path, log: Path) -> int:
+    """`harness ARGS --report-json REPORT` as a process of its own (its own run id, network,
+    worktree; it cleans up after itself on Ctrl-C), its output in LOG; its exit code."""
+    argv = [sys.executable, "-m", "harness", *args, "--report-json", str(report)]
+    with log.open("w") as out:
+        return subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
+
+
 def _run_cell(result: CellResult, out_dir: Path, progress: Callable[[str], None]) -> None:
     stem = f"{result.spec.scenario}-{result.spec.ref}".replace("/", "_")
     report, log = out_dir / f"{stem}.json", out_dir / f"{stem}.log"
     # The sha, not the ref: a moving ref must not move between resolution and run.
-    argv = [
-        sys.executable,
-        "-m",
-        "harness",
-        "run",
-        result.spec.scenario,
-        "--ref",
-        result.sha,
-        "--report-json",
-        str(report),
-    ]
+    args = ["run", result.spec.scenario, "--ref", result.sha]
     if result.expect_pass_flag:
-        argv += ["--expect", "pass"]
-    argv += result.change_args
+        args += ["--expect", "pass"]
+    args += result.change_args
     result.state, result.started = "running", time.monotonic()
     progress(f"start  {result.spec.label} ({result.sha[:12]}), log {log}")
-    with log.open("w") as out:
-        result.exit_code = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
+    result.exit_code = run_harness(args, report, log)
     result.log = str(log)
     if report.is_file():
         result.report = json.loads(report.read_text())
