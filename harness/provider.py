@@ -9,6 +9,9 @@ another engine means another module with these functions.
 from __future__ import annotations
 
 import contextlib
+import io
+import tarfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -116,6 +119,16 @@ class Node:
         exit_code, content = self.exec(["cat", path])
         return content if exit_code == 0 else None
 
+    def write_file(self, path: str, content: str) -> None:
+        """Put a file on the node (root's, mode 0644), its folder made if missing."""
+        folder, name = path.rsplit("/", 1)
+        exit_code, output = self.exec(["mkdir", "-p", folder or "/"])
+        if exit_code != 0:
+            raise HarnessError(f"cannot make {folder} on {self.container.name}: {output.strip()}")
+        # put_archive: the content goes in as data, never through a shell of the node's.
+        if not self.container.put_archive(folder or "/", _tar_of(name, content.encode())):
+            raise HarnessError(f"cannot write {path} on {self.container.name}")
+
     def authorize_ssh_key(self, public_key: str) -> None:
         """Let the holder of the run's key log in to the node as root."""
         # $HOME: the node's root home, as `docker exec` sets it for the image's user.
@@ -126,6 +139,15 @@ class Node:
         exit_code, output = self.exec(["sh", "-c", script, "authorize", public_key.strip()])
         if exit_code != 0:
             raise HarnessError(f"cannot authorize the run's SSH key on {self.container.name}: {output}")
+
+
+def _tar_of(name: str, data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,24 @@ class Step(Strict):
     extra_vars: dict[str, object] = Field(default_factory=dict)
 
 
+class NodeFile(Strict):
+    """A file a node holds before the first step, as the reporter's machines held it
+    (their /etc/resolv.conf, say); written into the node's container, nowhere else."""
+
+    path: str
+    content: str
+    hosts: list[str] | None = None  # None: every node but the load balancer
+
+    @field_validator("path")
+    @classmethod
+    def _absolute_and_plain(cls, path: str) -> str:
+        parts = path.split("/")
+        plain = all(part not in ("", ".", "..") for part in parts[1:]) and "\0" not in path
+        if not path.startswith("/") or len(parts) < 2 or not plain:
+            raise ValueError(f"{path!r} is not an absolute path of plain names (no '.', '..' or '//')")
+        return path
+
+
 class FailureExpectation(Strict):
     """Where the bug shows: this task, in this step, failing on exactly these hosts, saying this.
 
@@ -138,6 +156,7 @@ class Scenario(Strict):
     # The scenario needs to reach beyond its containers (Debian's mirror, a download): its
     # network is then not internal, and the run says so.
     egress: bool = False
+    files: list[NodeFile] = Field(default_factory=list)
 
     @field_validator("expectations", mode="before")
     @classmethod
@@ -166,6 +185,10 @@ class Scenario(Strict):
         for node in self.nodes:
             if node.joins_at is not None and node.joins_at not in step_names:
                 raise ValueError(f"node {node.name!r}: joins_at {node.joins_at!r} is not a step of this scenario")
+        for file in self.files:
+            unknown = sorted(set(file.hosts or []) - set(names))
+            if unknown:
+                raise ValueError(f"files: {file.path} is for {', '.join(unknown)}, which no node is named")
         for ref, expectation in self.expectations.items():
             problem = expectation.fail and failure_expectation_problem(self, expectation.fail)
             if problem:
@@ -182,6 +205,11 @@ class Scenario(Strict):
         """The cluster's hosts in Kubespray's inventory at a step (default: after the last)."""
         joined = {s.name for s in self.steps[: self.steps.index(step) + 1]} if step else {s.name for s in self.steps}
         return [node for node in self.nodes if node.groups and (node.joins_at is None or node.joins_at in joined)]
+
+    def nodes_holding(self, file: NodeFile) -> list[Node]:
+        if file.hosts is None:
+            return [node for node in self.nodes if node.role != "loadbalancer"]
+        return [node for node in self.nodes if node.name in file.hosts]
 
     def nodes_with_role(self, role: str) -> list[Node]:
         return [node for node in self.nodes if node.role == role]

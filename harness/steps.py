@@ -108,6 +108,7 @@ BEFORE_DEPLOY = {"hosts": "/etc/hosts"}
 def run_phase(context: RunContext, scenario: Scenario, phase: str) -> list[StepResult]:
     if phase == "prepare":  # a new deployment: earlier step records (standalone Molecule reruns) are void
         context.steps_file.unlink(missing_ok=True)
+        write_scenario_files(context, scenario)
         keep_files_before_deploy(context, scenario)
     results = []
     for step in scenario.steps_of(phase):
@@ -116,6 +117,19 @@ def run_phase(context: RunContext, scenario: Scenario, phase: str) -> list[StepR
         if result.rc != 0:
             break
     return results
+
+
+def write_scenario_files(context: RunContext, scenario: Scenario) -> None:
+    """The files the scenario's nodes held before Kubespray ran (`files:`)."""
+    if not scenario.files:
+        return
+    running = provider.run_nodes(provider.connect(), context.run_id, context.network)
+    for file in scenario.files:
+        for node in scenario.nodes_holding(file):
+            if node.name not in running:
+                raise HarnessError(f"cannot write {file.path} on {node.name}: the node is not running")
+            running[node.name].write_file(file.path, file.content)
+        print(f"wrote {file.path} on {', '.join(node.name for node in scenario.nodes_holding(file))}", flush=True)
 
 
 def keep_files_before_deploy(context: RunContext, scenario: Scenario) -> None:

@@ -45,6 +45,7 @@ class Plan:
     failure_step: str
     notes: list[str] = field(default_factory=list)
     tag_reasons: list[str] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)  # the scenario's `files:`
 
     def expected_failure(self) -> FailureExpectation:
         """The report's failure, where the report saw it: its task, step, hosts, and message or rc."""
@@ -248,6 +249,8 @@ def _scenario_yaml(plan: Plan, source: str) -> str:
         "default_refs": [plan.ref],
         "expectations": {plan.ref: {"fail": plan.expected_failure().model_dump(mode="json", exclude_none=True)}},
     }
+    if plan.files:
+        document["files"] = plan.files
     # The notes quote the report: one line each, so no text of the report becomes YAML.
     header = f"# Written by `harness repro` from {one_line(source, 200)}.\n"
     if plan.notes:

@@ -23,6 +23,7 @@ from ansible.plugins.loader import inventory_loader
 
 from harness.ansible_plugins.host_variables import plain
 from harness.errors import HarnessError
+from harness.repro import files
 from harness.repro.form import BugReport, section, yaml_mapping
 from harness.scenario import GROUP_NAME_RE, GROUP_NAME_RULE
 from harness.text import one_line
@@ -84,6 +85,8 @@ def _split(report: BugReport) -> tuple[str, list[tuple[str, str, dict[str, Any]]
         return report.text("inventory"), []
     hosts, extra = [], []
     for block in blocks:
+        if files.node_file_path(block):  # a machine's file (harness.repro.files), not the inventory
+            continue
         match = _VARS_CAPTION.search(block.caption)
         if match is None:
             hosts.append(block.text)

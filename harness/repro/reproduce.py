@@ -20,6 +20,7 @@ from harness import scenario as scenarios
 from harness.errors import HarnessError
 from harness.kubespray import listing, source
 from harness.repro import build, commands, form, output, safety, tags
+from harness.repro import files as report_files
 from harness.repro import inventory as report_inventory
 from harness.repro.output import ReportedFailure
 from harness.runner import RunResult
@@ -123,6 +124,8 @@ def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None
         chosen = _choose_tags(settings, sha, inventory, replayed.commands, failure, step, log)
     plan = build.plan(_description(report), inventory, replayed.commands, failure, step, ref, options.tags, chosen)
     plan.notes[:0] = replayed.notes
+    plan.files = report_files.read(report, inventory)
+    plan.notes += [report_files.describe(entry) for entry in plan.files]
     directory = _repro_directory(settings, name)
     scenarios_dir = _scenarios_dir(settings, directory)
     build.write(plan, scenarios_dir / name, source=options.report.name)

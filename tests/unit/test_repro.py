@@ -337,3 +337,18 @@ def test_bad_report_is_refused_naming_what_is_wrong(name, named, settings, monke
     assert len(error.strip().splitlines()) == 1, error
     assert named in error
     assert not settings.runs_dir.exists() or not any(settings.runs_dir.iterdir()), "nothing ran"
+
+
+def test_a_machines_file_in_the_report_is_written_into_the_scenario(settings: Settings):
+    head = _commit(settings, "cluster.yml")
+    report = (
+        Path(__file__).resolve().parents[1] / "data" / "reports" / "corpus" / "issue-10413-resolv-inline-comment.md"
+    )
+    said: list[str] = []
+
+    prepared = reproduce.prepare(settings, reproduce.ReproOptions(report=report, ref=head), log=said.append)
+
+    loaded = scenarios.load(prepared.settings.scenarios_dir, prepared.name)
+    assert [(file.path, file.hosts) for file in loaded.files] == [("/etc/resolv.conf", ["node2"])]
+    assert "nameserver 10.128.0.2 # primary, from DHCP" in loaded.files[0].content
+    assert "note: the report's /etc/resolv.conf is written on node2 before the first step" in said

@@ -126,6 +126,28 @@ def test_valid_limits_are_accepted(tmp_path: Path, limit: str) -> None:
     assert scenario.load(tmp_path, "limits").steps[1].limit == limit
 
 
+def test_a_file_without_hosts_is_on_every_node_but_the_loadbalancer(tmp_path: Path) -> None:
+    data = _real_data()
+    data["files"] = [{"path": "/etc/resolv.conf", "content": "nameserver 10.0.0.2\n"}]
+    _write(tmp_path, "files", data)
+
+    loaded = scenario.load(tmp_path, "files")
+
+    holding = [node.name for node in loaded.nodes_holding(loaded.files[0])]
+    assert holding == [node.name for node in loaded.nodes if node.role != "loadbalancer"]
+    assert "lb-1" not in holding
+
+
+def test_a_file_with_hosts_is_on_those_nodes_only(tmp_path: Path) -> None:
+    data = _real_data()
+    data["files"] = [{"path": "/etc/resolv.conf", "content": "nameserver 10.0.0.2\n", "hosts": ["kw-2"]}]
+    _write(tmp_path, "files", data)
+
+    loaded = scenario.load(tmp_path, "files")
+
+    assert [node.name for node in loaded.nodes_holding(loaded.files[0])] == ["kw-2"]
+
+
 # --- bad input --------------------------------------------------------------------------------
 
 
@@ -185,6 +207,14 @@ def _bad_expectation(data: dict[str, Any]) -> None:
     data["expectations"]["v2.27.1"] = "passes"
 
 
+def _file_out_of_its_path(data: dict[str, Any]) -> None:
+    data["files"] = [{"path": "/etc/../root/.ssh/authorized_keys", "content": "x"}]
+
+
+def _file_for_an_unknown_node(data: dict[str, Any]) -> None:
+    data["files"] = [{"path": "/etc/resolv.conf", "content": "nameserver 10.0.0.2\n", "hosts": ["kw-9"]}]
+
+
 @pytest.mark.parametrize(
     ("change", "problems"),
     [
@@ -204,6 +234,8 @@ def _bad_expectation(data: dict[str, Any]) -> None:
         pytest.param(_limit_to_loadbalancer, ["--limit 'lb-1' names no node or group"], id="limit-to-lb"),
         pytest.param(_duplicate_step, ["step names must be unique"], id="duplicate-step"),
         pytest.param(_bad_expectation, ["expectations.v2.27.1"], id="bad-expectation"),
+        pytest.param(_file_out_of_its_path, ["files.0.path", "absolute path of plain names"], id="file-path-with-dots"),
+        pytest.param(_file_for_an_unknown_node, ["files: /etc/resolv.conf is for kw-9"], id="file-for-unknown-node"),
     ],
 )
 def test_bad_scenario_is_refused_with_the_problem_named(
