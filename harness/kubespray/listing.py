@@ -16,6 +16,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from pathlib import Path
 
 import yaml
@@ -39,6 +40,8 @@ LISTING_INVENTORY = {
         }
     }
 }
+# How alike (difflib's ratio, case ignored) a renamed task's old and new names must be.
+RENAME_SIMILARITY = 0.9
 # Ansible's special tags: `always` runs under any --tags (unless skipped), `never` only when asked.
 ALWAYS, NEVER = "always", "never"
 
@@ -66,6 +69,26 @@ class Listing:
 
     def named(self, name: str) -> list[ListedTask]:
         return [task for task in self.tasks if task.name == name.strip()]
+
+    def name_here(self, name: str) -> str | None:
+        """The task's name in this listing: its own; or, when Kubespray renamed it between refs
+        (its linting recapitalised many, some gained a word), the one task of the same role whose
+        name is at least RENAME_SIMILARITY alike and likest; None when there is neither."""
+        if self.named(name):
+            return name.strip()
+        role, _, title = name.strip().rpartition(" : ")
+        scored = sorted(
+            (
+                (SequenceMatcher(None, title.lower(), other.rpartition(" : ")[2].lower()).ratio(), other)
+                for other in {task.name for task in self.tasks if task.name.rpartition(" : ")[0] == role}
+            ),
+            reverse=True,
+        )
+        if not scored or scored[0][0] < RENAME_SIMILARITY:
+            return None
+        if len(scored) > 1 and scored[1][0] == scored[0][0]:
+            return None  # two as alike: no telling which
+        return scored[0][1]
 
     def selected(self, tags: Iterable[str], skip_tags: Iterable[str] = ()) -> list[ListedTask]:
         tags, skip_tags = list(tags), list(skip_tags)

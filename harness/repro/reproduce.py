@@ -117,13 +117,16 @@ def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None
     _check_playbooks(settings, sha, replayed.commands, where, options.trust_report)
     name = _scenario_name(options.report)
     step = failing_step(inventory, replayed.commands, failure, report)
+    playbook = replayed.commands[build.command_index(step) - 1].playbook
+    tasks = listing.list_tasks(settings, sha, playbook, log)
+    failure, renamed = _task_at_ref(failure, tasks)
     if options.tags:
         chosen = None
         log(f"tags: {','.join(options.tags)} (--tags)")
     else:
-        chosen = _choose_tags(settings, sha, inventory, replayed.commands, failure, step, log)
+        chosen = _choose_tags(settings, sha, inventory, tasks, failure, log)
     plan = build.plan(_description(report), inventory, replayed.commands, failure, step, ref, options.tags, chosen)
-    plan.notes[:0] = replayed.notes
+    plan.notes[:0] = replayed.notes + renamed
     plan.files = report_files.read(report, inventory)
     plan.notes += [report_files.describe(entry) for entry in plan.files]
     directory = _repro_directory(settings, name)
@@ -166,18 +169,23 @@ def reproduce(settings: Settings, options: ReproOptions, progress: Callable[[str
     return ReproResult(prepared, result, repro_verdict(result.verdict))
 
 
+def _task_at_ref(failure: ReportedFailure, tasks: listing.Listing) -> tuple[ReportedFailure, list[str]]:
+    """The reported failure with its task as named at this ref (a note when Kubespray renamed it)."""
+    here = tasks.name_here(failure.task)
+    if here is None or here == failure.task:
+        return failure, []
+    return replace(failure, task=here), [f"TASK [{failure.task}] is TASK [{here}] at this ref (renamed)"]
+
+
 def _choose_tags(
     settings: Settings,
     sha: str,
     inventory: report_inventory.ReportInventory,
-    replayed: list[commands.Command],
+    found: listing.Listing,
     failure: ReportedFailure,
-    step: str,
     log: Callable[[str], None],
 ) -> tags.TagChoice:
     """The tags the reported task needs at this ref, read from the failing command's playbook."""
-    playbook = replayed[build.command_index(step) - 1].playbook
-    found = listing.list_tasks(settings, sha, playbook, log)
     layers = [inventory.group_vars.get("all", {}), inventory.group_vars.get("k8s_cluster", {})]
     layers += [
         inventory.group_vars[group] for group in sorted(inventory.group_vars) if group not in ("all", "k8s_cluster")

@@ -352,3 +352,19 @@ def test_a_machines_file_in_the_report_is_written_into_the_scenario(settings: Se
     assert [(file.path, file.hosts) for file in loaded.files] == [("/etc/resolv.conf", ["node2"])]
     assert "nameserver 10.128.0.2 # primary, from DHCP" in loaded.files[0].content
     assert "note: the report's /etc/resolv.conf is written on node2 before the first step" in said
+
+
+def test_a_task_renamed_since_the_report_is_expected_under_its_name_at_the_ref(settings: Settings, tmp_path: Path):
+    head = _commit(settings, "cluster.yml", "upgrade-cluster.yml")
+    old = "kubernetes/node : Haproxy | Write the haproxy configuration"
+    report = tmp_path / "renamed.md"
+    report.write_text(REPORT_1.read_text().replace("kubernetes/node : Haproxy | Write haproxy configuration", old))
+    said: list[str] = []
+
+    prepared = reproduce.prepare(settings, reproduce.ReproOptions(report=report, ref=head), log=said.append)
+
+    assert prepared.plan.expected_failure().task == "kubernetes/node : Haproxy | Write haproxy configuration"
+    assert (
+        f"note: TASK [{old}] is TASK [kubernetes/node : Haproxy | Write haproxy configuration] at this ref (renamed)"
+        in said
+    )

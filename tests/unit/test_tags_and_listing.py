@@ -92,3 +92,48 @@ def test_a_task_the_ref_does_not_list_is_said(upgrade: listing.Listing) -> None:
 
     assert choice.tags == tags.BASE_TAGS
     assert "is not in the task list of upgrade-cluster.yml at this ref" in choice.reasons[-1]
+
+
+@pytest.mark.parametrize(
+    ("reported", "here"),
+    [
+        pytest.param(
+            "kubernetes/preinstall : Hosts | create list from inventory",
+            "kubernetes/preinstall : Hosts | create hosts list from inventory",
+            id="a-word-added",
+        ),
+        pytest.param(
+            "kubernetes/preinstall : Stop if /etc/resolv.conf not configured nameservers",
+            "kubernetes/preinstall : Stop if /etc/resolv.conf has no configured nameservers",
+            id="reworded",
+        ),
+        pytest.param(
+            "kubernetes/preinstall : hosts | create hosts list from inventory",
+            "kubernetes/preinstall : Hosts | create hosts list from inventory",
+            id="recapitalised",
+        ),
+    ],
+)
+def test_a_task_kubespray_renamed_is_found_under_its_name_at_the_ref(
+    upgrade: listing.Listing, reported: str, here: str
+) -> None:
+    assert not upgrade.named(reported)
+
+    assert upgrade.name_here(reported) == here
+
+
+def test_a_task_under_its_own_name_keeps_it(upgrade: listing.Listing) -> None:
+    name = "kubernetes/preinstall : Hosts | create hosts list from inventory"
+
+    assert upgrade.name_here(name) == name
+
+
+@pytest.mark.parametrize(
+    "reported",
+    [
+        pytest.param("kubernetes/preinstall : Hosts | write the inventory", id="not-alike-enough"),
+        pytest.param("kubernetes/node : Hosts | create list from inventory", id="another-role"),
+    ],
+)
+def test_a_task_without_a_likely_new_name_is_not_found(upgrade: listing.Listing, reported: str) -> None:
+    assert upgrade.name_here(reported) is None
