@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import secrets
 import tarfile
 import time
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from harness.errors import HarnessError
 Client = docker.DockerClient
 RUN_LABEL = "kubespray-harness.run-id"
 IMAGE_LABEL = "kubespray-harness.inputs"
+# Where a file for a node waits before it is copied into place (the node's /run is a tmpfs).
+STAGING = "/run/kubespray-harness"
 
 
 def connect() -> Client:
@@ -121,13 +124,24 @@ class Node:
 
     def write_file(self, path: str, content: str) -> None:
         """Put a file on the node (root's, mode 0644), its folder made if missing."""
-        folder, name = path.rsplit("/", 1)
-        exit_code, output = self.exec(["mkdir", "-p", folder or "/"])
-        if exit_code != 0:
-            raise HarnessError(f"cannot make {folder} on {self.container.name}: {output.strip()}")
-        # put_archive: the content goes in as data, never through a shell of the node's.
-        if not self.container.put_archive(folder or "/", _tar_of(name, content.encode())):
+        # put_archive takes the content as data, never through a shell of the node's; it goes to
+        # a staging folder first: the engine's archive API cannot replace the files it once
+        # bind-mounted (/etc/resolv.conf, /etc/hosts), so `cp` writes the content into place.
+        staged = f"{STAGING}/{secrets.token_hex(4)}"
+        self._must(["mkdir", "-p", staged, path.rsplit("/", 1)[0] or "/"], f"cannot prepare {path}")
+        try:
+            stored = self.container.put_archive(staged, _tar_of("file", content.encode()))
+        except APIError as exc:
+            raise HarnessError(f"cannot write {path} on {self.container.name}: {exc.explanation or exc}") from exc
+        if not stored:
             raise HarnessError(f"cannot write {path} on {self.container.name}")
+        self._must(["cp", f"{staged}/file", path], f"cannot write {path}")
+        self._must(["rm", "-rf", staged], f"cannot clean up after writing {path}")
+
+    def _must(self, argv: list[str], what: str) -> None:
+        exit_code, output = self.exec(argv)
+        if exit_code != 0:
+            raise HarnessError(f"{what} on {self.container.name}: {output.strip()}")
 
     def authorize_ssh_key(self, public_key: str) -> None:
         """Let the holder of the run's key log in to the node as root."""

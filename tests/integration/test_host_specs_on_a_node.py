@@ -63,3 +63,20 @@ def _getent(node, hosts_file: str, name: str) -> str | None:
 )
 def test_the_node_answers_with_the_first_line_naming_the_host(node, hosts_file, name, address):
     assert _getent(node, hosts_file, name) == address
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/etc/resolv.conf", id="a-file-the-engine-mounted"),
+        pytest.param("/etc/kubespray-harness-test/new.conf", id="in-a-new-folder"),
+    ],
+)
+def test_a_scenario_file_is_written_on_the_node_as_given(node, path):
+    # A report's /etc/resolv.conf: its content exactly, quotes and `$` included, never run.
+    content = "search cluster.internal\nnameserver 10.128.0.2 # primary, from DHCP $(reboot) 'x'\n"
+    handle = provider.Node(node, "specs", "")
+
+    handle.write_file(path, content)
+
+    assert handle.read_file(path) == content
