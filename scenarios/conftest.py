@@ -215,11 +215,14 @@ def hosts_known_to(
     scenario: scenarios.Scenario, cluster_nodes: dict[str, str], node_name
 ) -> Callable[..., dict[str, str]]:
     """The cluster hosts a node's /etc/hosts block lists: every one for a node that
-    joined later; for a founding node, the hosts of the deploy's inventory."""
+    joined later; for a founding node, the hosts of the deploy's inventory. Each under the
+    name Kubespray writes: the host's `ansible_hostname`, which Ansible takes from the node's
+    hostname (its inventory name here) up to the first dot; `km-1` stays `km-1`, a report's
+    `cp-1.example.com` is `cp-1`."""
     founding = {node.name for node in scenario.kubespray_nodes(scenario.steps[0])}
 
     def known_to(host) -> dict[str, str]:
         names = set(cluster_nodes) if node_name(host) not in founding else founding
-        return {node: address for node, address in cluster_nodes.items() if node in names}
+        return {node.split(".")[0]: address for node, address in cluster_nodes.items() if node in names}
 
     return known_to
