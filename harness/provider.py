@@ -26,8 +26,9 @@ from harness.errors import HarnessError
 Client = docker.DockerClient
 RUN_LABEL = "kubespray-harness.run-id"
 IMAGE_LABEL = "kubespray-harness.inputs"
-# Where a file for a node waits before it is copied into place (the node's /run is a tmpfs).
-STAGING = "/run/kubespray-harness"
+# Where a file for a node waits before it is copied into place: on the node's own filesystem
+# (the engine's archive API cannot reach the node's tmpfs mounts, /run among them).
+STAGING = "/var/lib/kubespray-harness/staging"
 
 
 def connect() -> Client:

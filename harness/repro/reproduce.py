@@ -277,9 +277,16 @@ def _description(report: form.BugReport) -> str:
 
 
 def _repro_directory(settings: Settings, name: str) -> Path:
-    directory = settings.new_run_path("repro", name)
-    directory.mkdir(parents=True)
-    return directory.resolve()
+    """A new directory of its own, also when the same report starts twice in one second (the
+    two replays of a corpus case side by side)."""
+    first = settings.new_run_path("repro", name)
+    for directory in [first, *(first.with_name(f"{first.name}-{n}") for n in range(2, 100))]:
+        try:
+            directory.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return directory.resolve()
+    raise HarnessError(f"cannot make a new run directory beside {first}: remove old runs from {settings.runs_dir}")
 
 
 def _scenarios_dir(settings: Settings, directory: Path) -> Path:

@@ -368,3 +368,13 @@ def test_a_task_renamed_since_the_report_is_expected_under_its_name_at_the_ref(s
         f"note: TASK [{old}] is TASK [kubernetes/node : Haproxy | Write haproxy configuration] at this ref (renamed)"
         in said
     )
+
+
+def test_the_same_report_started_twice_in_one_second_gets_two_directories(settings: Settings, monkeypatch):
+    monkeypatch.setattr("harness.settings.time.strftime", lambda _: "20261126-120000")  # one second
+
+    first = reproduce._repro_directory(settings, "report")
+    second = reproduce._repro_directory(settings, "report")
+
+    assert first != second and first.is_dir() and second.is_dir()
+    assert second.name == f"{first.name}-2"
