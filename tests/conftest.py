@@ -30,7 +30,7 @@ LANES = {
     "test_matrix_outputs.py": "lane-a",  # 0: reads upgrade_matrix
     "test_interrupt_and_bad_input.py": "lane-a",  # 1: a run interrupted during create
     "test_host_specs_on_a_node.py": "lane-a",  # 0.2: one container
-    "test_corpus.py": "lane-a",  # 6: one corpus case, its two repro runs
+    "test_corpus.py": "lane-a",  # 4: one corpus case (two nodes), its two repro runs
     "test_scale_scenario.py": "lane-b",  # 6: scale_run
     "test_repro_report.py": "lane-b",  # 5: report_2_repro
     "test_bisect_adjacent.py": "lane-b",  # 0.1: git only (the ends are trusted)
