@@ -1,5 +1,5 @@
 """What a node resolves, asked of a real node: the bad /etc/hosts files of the unit tests
-(tests/unit/test_host_specs.py) written into a node container, then `getent hosts` there, the
+(tests/unit/test_host_specs.py) written into a node container, then `getent -s files hosts` there, the
 call the /etc/hosts specs make. The unit tests model it as "the first line naming the host";
 this module proves the node answers the same. Seconds: one container, no Kubespray."""
 
@@ -41,7 +41,7 @@ def node(docker_engine, settings):
 def _getent(node, hosts_file: str, name: str) -> str | None:
     code, _ = node.exec_run(["sh", "-c", 'printf "%s" "$1" > /etc/hosts', "write", hosts_file])
     assert code == 0
-    code, output = node.exec_run(["getent", "hosts", name])
+    code, output = node.exec_run(["getent", "-s", "files", "hosts", name])  # as the checks ask
     return output.decode().split()[0] if code == 0 else None
 
 

@@ -73,7 +73,7 @@ def check_block_entries(hosts_file: str, expected: dict[str, str], domain: str) 
 
 
 def check_resolution(hosts_file: str, expected: dict[str, str], resolved: dict[str, str | None]) -> None:
-    """What the node resolves (`getent hosts NAME`) is the expected address of each name."""
+    """What the node resolves from /etc/hosts (`getent -s files hosts NAME`) is the expected address of each name."""
     wrong = {name: resolved.get(name) for name, address in expected.items() if resolved.get(name) != address}
     if wrong:
         want = ", ".join(f"{name} -> {expected[name]}" for name in wrong)
