@@ -208,7 +208,7 @@ def _bad_expectation(data: dict[str, Any]) -> None:
 
 
 def _file_out_of_its_path(data: dict[str, Any]) -> None:
-    data["files"] = [{"path": "/etc/../root/.ssh/authorized_keys", "content": "x"}]
+    data["files"] = [{"path": "/etc/kubernetes/../shadow", "content": "x"}]
 
 
 def _file_for_an_unknown_node(data: dict[str, Any]) -> None:
