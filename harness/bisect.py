@@ -132,8 +132,7 @@ def bisect(settings: Settings, options: BisectOptions, progress: Callable[[str],
     old, new = (good, bad) if options.find == "regression" else (bad, good)
     repo = source.ensure_clone(settings)
     _check_order(repo, options, old, new)
-    directory = settings.new_run_path("bisect", scenario.name).resolve()
-    directory.mkdir(parents=True)
+    directory = settings.make_run_dir("bisect", scenario.name)
     config = {"scenario": scenario.name, "find": options.find, "bug": bug.model_dump(), "budget": options.budget}
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     progress(f"bisect {scenario.name}: first {TERMS[options.find][1]} commit between {old[:12]} and {new[:12]}")

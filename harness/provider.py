@@ -151,9 +151,7 @@ class Node:
             'keys="$HOME/.ssh/authorized_keys" && umask 077 && mkdir -p "$HOME/.ssh" && touch "$keys" && '
             '{ grep -qxF "$1" "$keys" || printf "%s\\n" "$1" >> "$keys"; }'
         )
-        exit_code, output = self.exec(["sh", "-c", script, "authorize", public_key.strip()])
-        if exit_code != 0:
-            raise HarnessError(f"cannot authorize the run's SSH key on {self.container.name}: {output}")
+        self._must(["sh", "-c", script, "authorize", public_key.strip()], "cannot authorize the run's SSH key")
 
 
 def _tar_of(name: str, data: bytes) -> bytes:

@@ -63,6 +63,18 @@ class Settings:
         """`<runs>/<time>-<names...>`: run directories sort by when they started."""
         return self.runs_dir / "-".join([time.strftime("%Y%m%d-%H%M%S"), *names])
 
+    def make_run_dir(self, *names: str) -> Path:
+        """A new directory `new_run_path(names)` of its own (made, absolute), suffixed `-2`,
+        `-3`, ... when the same names start twice in one second (corpus replays side by side)."""
+        first = self.new_run_path(*names)
+        for directory in [first, *(first.with_name(f"{first.name}-{n}") for n in range(2, 100))]:
+            try:
+                directory.mkdir(parents=True)
+            except FileExistsError:
+                continue
+            return directory.resolve()
+        raise HarnessError(f"cannot make a new run directory beside {first}: remove old runs from {self.runs_dir}")
+
 
 def environ_without_ansible_settings() -> dict[str, str]:
     """This process's environment without ANSIBLE_* and MOLECULE_* variables: Molecule's own

@@ -125,11 +125,12 @@ def write_scenario_files(context: RunContext, scenario: Scenario) -> None:
         return
     running = provider.run_nodes(provider.connect(), context.run_id, context.network)
     for file in scenario.files:
-        for node in scenario.nodes_holding(file):
-            if node.name not in running:
-                raise HarnessError(f"cannot write {file.path} on {node.name}: the node is not running")
-            running[node.name].write_file(file.path, file.content)
-        print(f"wrote {file.path} on {', '.join(node.name for node in scenario.nodes_holding(file))}", flush=True)
+        holding = [node.name for node in scenario.nodes_holding(file)]
+        for name in holding:
+            if name not in running:
+                raise HarnessError(f"cannot write {file.path} on {name}: the node is not running")
+            running[name].write_file(file.path, file.content)
+        print(f"wrote {file.path} on {', '.join(holding)}", flush=True)
 
 
 def keep_files_before_deploy(context: RunContext, scenario: Scenario) -> None:

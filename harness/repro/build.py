@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
+from harness.repro import files as report_files
 from harness.repro import safety
 from harness.repro.commands import Command
 from harness.repro.form import section
@@ -67,8 +68,10 @@ def plan(
     ref: str,
     tags: list[str] | None = None,
     chosen: TagChoice | None = None,
+    files: list[dict[str, Any]] | None = None,
 ) -> Plan:
-    """`tags` (--tags) win over a command's own, which win over the `chosen` ones (the base set without)."""
+    """`tags` (--tags) win over a command's own, which win over the `chosen` ones (the base set without);
+    `files` are the machines' files the report shows (harness.repro.files)."""
     _check_host_names(inventory)
     addresses = _report_addresses(inventory)
     notes = list(inventory.notes)
@@ -87,7 +90,9 @@ def plan(
     if balancer:
         nodes.append({"name": addresses[balancer], "role": "loadbalancer"})
     reasons = chosen.reasons if chosen else []
-    return Plan(description, nodes, group_vars, steps, ref, failure, failure_step, notes, reasons)
+    files = files or []
+    notes += [report_files.describe(entry) for entry in files]
+    return Plan(description, nodes, group_vars, steps, ref, failure, failure_step, notes, reasons, files)
 
 
 def _check_host_names(inventory: ReportInventory) -> None:

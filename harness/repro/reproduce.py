@@ -125,10 +125,11 @@ def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None
         log(f"tags: {','.join(options.tags)} (--tags)")
     else:
         chosen = _choose_tags(settings, sha, inventory, tasks, failure, log)
-    plan = build.plan(_description(report), inventory, replayed.commands, failure, step, ref, options.tags, chosen)
+    machine_files = report_files.read(report, inventory)
+    plan = build.plan(
+        _description(report), inventory, replayed.commands, failure, step, ref, options.tags, chosen, machine_files
+    )
     plan.notes[:0] = replayed.notes + renamed
-    plan.files = report_files.read(report, inventory)
-    plan.notes += [report_files.describe(entry) for entry in plan.files]
     directory = _repro_directory(settings, name)
     scenarios_dir = _scenarios_dir(settings, directory)
     build.write(plan, scenarios_dir / name, source=options.report.name)
@@ -277,16 +278,7 @@ def _description(report: form.BugReport) -> str:
 
 
 def _repro_directory(settings: Settings, name: str) -> Path:
-    """A new directory of its own, also when the same report starts twice in one second (the
-    two replays of a corpus case side by side)."""
-    first = settings.new_run_path("repro", name)
-    for directory in [first, *(first.with_name(f"{first.name}-{n}") for n in range(2, 100))]:
-        try:
-            directory.mkdir(parents=True)
-        except FileExistsError:
-            continue
-        return directory.resolve()
-    raise HarnessError(f"cannot make a new run directory beside {first}: remove old runs from {settings.runs_dir}")
+    return settings.make_run_dir("repro", name)
 
 
 def _scenarios_dir(settings: Settings, directory: Path) -> Path:
