@@ -22,7 +22,7 @@ from rich.live import Live
 from harness import bisect, corpus, images, matrix, molecule, nightly, report, runner, steps
 from harness import context as run_context
 from harness import scenario as scenarios
-from harness.errors import EXIT_MISMATCH, EXIT_NOT_EXERCISED, HarnessError
+from harness.errors import EXIT_CANNOT_REPRODUCE_HERE, EXIT_MISMATCH, EXIT_NOT_EXERCISED, HarnessError
 from harness.kubespray import source
 from harness.repro import reproduce
 from harness.scenario import Expectation, FailureExpectation
@@ -30,6 +30,11 @@ from harness.settings import Settings
 from harness.verdict import exit_code
 
 EXIT_INTERRUPTED = 130
+REPRO_EXIT_CODES = {
+    "reproduced": 0,
+    "not-exercised": EXIT_NOT_EXERCISED,
+    "cannot-reproduce-here": EXIT_CANNOT_REPRODUCE_HERE,
+}
 
 
 def _add_egress_option(parser: argparse.ArgumentParser) -> None:
@@ -350,7 +355,7 @@ def _cmd_repro(args: argparse.Namespace, settings: Settings, console: Console) -
         _write_json(args.report_json, data)
     report.print_steps(console, result.run)
     report.print_repro(console, data)
-    return {"reproduced": 0, "not-exercised": EXIT_NOT_EXERCISED}.get(data["verdict"], EXIT_MISMATCH)
+    return REPRO_EXIT_CODES.get(data["verdict"], EXIT_MISMATCH)
 
 
 def _cmd_bisect(args: argparse.Namespace, settings: Settings, console: Console) -> int:

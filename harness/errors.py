@@ -5,6 +5,7 @@ from __future__ import annotations
 EXIT_MISMATCH = 1
 EXIT_BAD_INPUT = 2
 EXIT_NOT_EXERCISED = 3  # the only mismatch: an expected failure's task never ran where it was expected
+EXIT_CANNOT_REPRODUCE_HERE = 4  # a repro stopped at what containers cannot run before the reported task
 
 
 class HarnessError(Exception):

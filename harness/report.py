@@ -69,6 +69,7 @@ REPRO_HEADLINES = {
     "failed-elsewhere": ("red", "failed elsewhere: the run failed, but not where the report says"),
     "inconclusive": ("red", "inconclusive: a host was unreachable or host checks were skipped"),
     "not-exercised": ("yellow", "not exercised: the reported task never ran on the reported host(s)"),
+    "cannot-reproduce-here": ("yellow", "cannot reproduce here: the run stopped at what containers cannot run"),
 }
 
 
@@ -85,6 +86,8 @@ def print_repro(console: Console, data: dict[str, Any]) -> None:
         console.print(f"  this run: {run}: {one_line(data['failed_message'] or '')}", markup=False)
     for difference in data["differences"]:
         console.print(f"  differs:  {difference}", markup=False)
+    if data.get("cannot_reproduce_here"):
+        console.print(f"  why:      {data['cannot_reproduce_here']}", markup=False)
     console.print(f"  ref:      {data['ref']} ({data['sha'][:12]}){source.with_changes(data['changes'])}", markup=False)
     console.print(f"  run dir:  {data['run_dir']}", markup=False)
 

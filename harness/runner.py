@@ -25,7 +25,7 @@ from harness.inventory import container_name, network_name
 from harness.kubespray import source
 from harness.scenario import Expectation, Scenario
 from harness.settings import Settings
-from harness.verdict import Outcome, Verdict, decide, matches_expectation
+from harness.verdict import Outcome, Verdict, decide, matches_expectation, not_exercised
 
 ARTIFACTS = {"haproxy.cfg": "/etc/haproxy/haproxy.cfg", "nginx.conf": "/etc/nginx/nginx.conf", "hosts": "/etc/hosts"}
 REPORT_FILE = "report.json"  # in every run directory, whatever command ran it
@@ -63,6 +63,8 @@ class RunResult:
     wall_seconds: float = 0.0  # the whole run, setup to cleanup, Molecule's own start-up included
     changes: list[str] = field(default_factory=list)  # applied on top of sha (--patch, --cherry-pick)
     coverage: list[coverage.StepCoverage] = field(default_factory=list)  # per Kubespray step that ran
+    # With a failure expected: did its task run (pass or fail) on every expected host in its step?
+    expected_task_ran: bool | None = None
 
     @property
     def matches(self) -> bool:
@@ -99,6 +101,7 @@ class RunResult:
             "steps": [{"name": s.name, "seconds": s.seconds, "rc": s.rc, "log": s.log} for s in self.steps],
             "checks": self.checks.as_dict(),
             "coverage": {step.step: step.as_dict() for step in self.coverage},
+            "expected_task_ran": self.expected_task_ran,
             "removed": self.removed,
         }
 
@@ -296,6 +299,8 @@ def _judge(context: RunContext, scenario: Scenario, result: RunResult) -> None:
         result.failed_message = "host checks were skipped; a scenario that means it lists them in optional_checks"
     judgement = decide(result.expected, outcome)
     result.verdict, result.differences = judgement.verdict, list(judgement.differences)
+    if result.expected.fail is not None:
+        result.expected_task_ran = not_exercised(result.expected.fail, outcome) is None
 
 
 def _coverage(
@@ -325,30 +330,30 @@ def outcome_of(
     any step (even ignored); else the first failed Kubespray step; else a Molecule action that
     failed outside the steps; else host checks that failed or never ran; else skipped checks."""
     unreachable = next((found for _, events_ in recorded if (found := events.unreachable(events_))), None)
+    runs = {
+        (step.name, task, host): status
+        for step, events_ in recorded
+        for (task, host), status in events.task_runs(events_).items()
+    }
     failed = next(((step, events_) for step, events_ in recorded if step.rc != 0), None)
     if failed is not None:
         step, events_ = failed
         failure = events.first_failure(events_) or events.Failure(
             "(no failed task recorded)", (), f"ansible-playbook exited {step.rc}"
         )
-        return Outcome(step.name, failure, unreachable), step.log
+        return Outcome(step.name, failure, unreachable, task_runs=runs), step.log
     if action_failure is not None:
         name = f"molecule {action_failure.action}"
         failure = events.Failure(name, (), molecule.log_tail(action_failure.log, 8))
-        return Outcome(name, failure, unreachable), str(action_failure.log)
+        return Outcome(name, failure, unreachable, task_runs=runs), str(action_failure.log)
     if not results.passed:
         failure = events.Failure(
             "testinfra: " + results.summary(),
             (),
             results.first_message or "the verifier produced no results",
         )
-        return Outcome("verify", failure, unreachable), None
+        return Outcome("verify", failure, unreachable, task_runs=runs), None
     skipped = tuple(results.required_skipped(optional_checks))
-    runs = {
-        (step.name, task, host): status
-        for step, events_ in recorded
-        for (task, host), status in events.task_runs(events_).items()
-    }
     return Outcome(unreachable=unreachable, checks_skipped=skipped, task_runs=runs), None
 
 

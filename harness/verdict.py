@@ -136,6 +136,8 @@ class ReproVerdict(str, Enum):
     FAILED_ELSEWHERE = "failed-elsewhere"
     INCONCLUSIVE = "inconclusive"  # a host was unreachable or host checks were skipped
     NOT_EXERCISED = "not-exercised"  # the reported task never ran on the reported host(s)
+    # A task beyond what runs in containers failed before the reported task could run.
+    CANNOT_REPRODUCE_HERE = "cannot-reproduce-here"
 
 
 def repro_verdict(verdict: Verdict) -> ReproVerdict:

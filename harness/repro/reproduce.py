@@ -72,6 +72,7 @@ class Prepared:
     directory: Path
     findings: list[safety.Finding]
     saved_to: Path | None = None
+    tag_choice: tags.TagChoice | None = None  # None when --tags chose them
 
 
 @dataclass
@@ -79,6 +80,7 @@ class ReproResult:
     prepared: Prepared
     run: RunResult
     verdict: ReproVerdict
+    cannot_reproduce_here: str | None = None  # why, with that verdict
 
     def as_dict(self) -> dict[str, Any]:
         """The run's report.json fields that a repro shares, with the report's side beside them."""
@@ -99,6 +101,7 @@ class ReproResult:
             "tags": self.prepared.plan.steps[-1]["tags"],
             "tag_reasons": self.prepared.plan.tag_reasons,
             "sandboxed_findings": [finding.describe() for finding in self.prepared.findings],
+            "cannot_reproduce_here": self.cannot_reproduce_here,
             "run": run,  # the run's whole report.json (schema 1), as `harness matrix-report` reads it
         }
 
@@ -146,6 +149,7 @@ def prepare(settings: Settings, options: ReproOptions, log: Callable[[str], None
         replace(settings, scenarios_dir=scenarios_dir, runs_dir=directory, sealed=True),
         directory,
         findings,
+        tag_choice=chosen,
     )
     if options.save_scenario:
         prepared.saved_to = save_scenario(settings, prepared, options.save_scenario)
@@ -167,7 +171,37 @@ def reproduce(settings: Settings, options: ReproOptions, progress: Callable[[str
         sha=prepared.sha,
     )
     assert result.verdict is not None
-    return ReproResult(prepared, result, repro_verdict(result.verdict))
+    verdict = repro_verdict(result.verdict)
+    why = beyond_containers(prepared, result, progress) if verdict == ReproVerdict.FAILED_ELSEWHERE else None
+    if why:
+        progress(f"cannot reproduce here: {why}")
+        verdict = ReproVerdict.CANNOT_REPRODUCE_HERE
+    return ReproResult(prepared, result, verdict, why)
+
+
+def beyond_containers(prepared: Prepared, run: RunResult, log: Callable[[str], None] = print) -> str | None:
+    """Why a run that failed elsewhere says nothing about the report, when it does not: before the
+    reported task ran, a task failed that only a tag added to reach that task selects (the
+    kubelet's, a network plugin's), i.e. a task beyond what is known to run in containers, whose
+    downloads, binaries or services the offline tags never set up. None for any other failure."""
+    choice, step = prepared.tag_choice, _step_named(prepared.plan, run.failed_step)
+    if choice is None or not choice.reaching or run.expected_task_ran or not run.failed_task or step is None:
+        return None
+    if step.get("tags") != choice.tags:
+        return None  # the reporter's own --tags
+    entries = listing.list_tasks(prepared.settings, prepared.sha, step["playbook"], log).named(run.failed_task)
+    tag = choice.reached_only_by(entries)
+    if tag is None:
+        return None
+    return (
+        f"TASK [{run.failed_task}] failed in step {run.failed_step} before TASK [{prepared.failure.task}] ran; "
+        f"it runs here only because tag {tag} was added to reach the reported task, and it needs what "
+        "Kubespray's other tags set up (downloads, binaries, services), which do not run in containers"
+    )
+
+
+def _step_named(plan: build.Plan, name: str | None) -> dict[str, Any] | None:
+    return next((step for step in plan.steps if step["name"] == name), None)
 
 
 def _task_at_ref(failure: ReportedFailure, tasks: listing.Listing) -> tuple[ReportedFailure, list[str]]:

@@ -5,6 +5,10 @@ task's own tag as Kubespray lists it at the ref (the narrowest of its tags: the 
 selects the fewest other tasks), and the load balancer the report's variables switch on.
 Roles that other variables switch on (network plugin, container manager) are added only when
 the reported task is in them: their other tasks need downloads and a real kubelet.
+
+A tag added only to reach the reported task is beyond what is known to run here: when a task
+that only such a tag selects fails first, the run cannot say anything about the report
+(`reached_only_by`; the repro says "cannot reproduce here").
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 import yaml
 
 from harness.kubespray import source
-from harness.kubespray.listing import Listing
+from harness.kubespray.listing import ListedTask, Listing
 from harness.settings import Settings
 
 # What runs offline in unprivileged containers (field notes).
@@ -29,11 +33,23 @@ DEFAULTS_FILES = ("roles/kubespray-defaults/defaults/main", "roles/kubespray_def
 class TagChoice:
     tags: list[str]
     reasons: list[str] = field(default_factory=list)
+    # Tags added only to reach the reported task: beyond what is known to run in containers.
+    reaching: list[str] = field(default_factory=list)
 
-    def add(self, tag: str, reason: str) -> None:
+    def add(self, tag: str, reason: str, reaching: bool = False) -> None:
         if tag not in self.tags:
             self.tags.append(tag)
+            if reaching:
+                self.reaching.append(tag)
         self.reasons.append(f"{tag}: {reason}")
+
+    def reached_only_by(self, entries: list[ListedTask]) -> str | None:
+        """The tag, of those added to reach the reported task, under which a task (its listed
+        entries) ran when no other chosen tag selects it; None when the others select it too."""
+        known = [tag for tag in self.tags if tag not in self.reaching]
+        if not entries or any(entry.runs_under(known) for entry in entries):
+            return None
+        return next((tag for tag in self.reaching if any(entry.runs_under([tag]) for entry in entries)), None)
 
 
 def choose(listing: Listing, task: str, switched: dict[str, str]) -> TagChoice:
@@ -53,15 +69,18 @@ def choose(listing: Listing, task: str, switched: dict[str, str]) -> TagChoice:
         )
         if tag:
             carried = f"{listing.carrying(tag)} tasks carry it"
-            choice.add(tag, f"the narrowest of TASK [{task}]'s tags ({', '.join(sorted(entry.tags))}): {carried}")
+            reason = f"the narrowest of TASK [{task}]'s tags ({', '.join(sorted(entry.tags))}): {carried}"
+            choice.add(tag, reason, reaching=True)
     listed_tags = {tag for entry in listing.tasks for tag in entry.tags}
     for variable, value in switched.items():
+        if variable == LOADBALANCER_TYPE and value in choice.reaching:
+            choice.reaching.remove(value)  # the localhost balancer's role runs in containers
         if value not in listed_tags or value in choice.tags:
             continue
         if variable == LOADBALANCER_TYPE:
             choice.add(value, f"{variable} is {value}: the API server load balancer the nodes run")
         elif any(value in entry.tags for entry in found):
-            choice.add(value, f"{variable} is {value}, and the reported task is in it")
+            choice.add(value, f"{variable} is {value}, and the reported task is in it", reaching=True)
         else:
             choice.reasons.append(f"{value} ({variable}) not added: the reported task is not in it")
     return choice

@@ -87,6 +87,39 @@ def test_a_network_plugin_the_reported_task_is_not_in_is_left_out(upgrade: listi
     assert "calico (kube_network_plugin) not added: the reported task is not in it" in choice.reasons
 
 
+KUBELET_UNIT_TASK = "kubernetes/node : Write kubelet systemd init file"
+KUBEADM_COPY_TASK = "kubernetes/node : Install | Copy kubeadm binary from download dir"
+
+
+def test_a_tag_added_to_reach_the_reported_task_is_marked_as_reaching() -> None:
+    choice = tags.choose(recorded("scale.yml"), KUBELET_UNIT_TASK, {"loadbalancer_apiserver_type": "nginx"})
+
+    added = [tag for tag in choice.tags if tag not in tags.BASE_TAGS and tag != "nginx"]
+    assert choice.reaching == added and len(added) == 1
+
+
+def test_a_failed_task_that_only_the_reaching_tag_selects_is_beyond_containers() -> None:
+    scale = recorded("scale.yml")
+    choice = tags.choose(scale, KUBELET_UNIT_TASK, {"loadbalancer_apiserver_type": "nginx"})
+
+    assert choice.reached_only_by(scale.named(KUBEADM_COPY_TASK)) == choice.reaching[0]
+
+
+def test_a_failed_task_the_offline_tags_select_too_is_not_beyond_containers() -> None:
+    scale = recorded("scale.yml")
+    choice = tags.choose(scale, KUBELET_UNIT_TASK, {"loadbalancer_apiserver_type": "nginx"})
+
+    assert choice.reached_only_by(scale.named(ETCHOSTS_TASK)) is None
+    assert choice.reached_only_by(scale.named("kubernetes/node : No such task")) is None
+
+
+def test_the_load_balancer_the_nodes_run_is_never_beyond_containers(upgrade: listing.Listing) -> None:
+    choice = tags.choose(upgrade, NGINX_TASK, {"loadbalancer_apiserver_type": "nginx"})
+
+    assert "nginx" in choice.tags and choice.reaching == []
+    assert choice.reached_only_by(upgrade.named(NGINX_TASK)) is None
+
+
 def test_a_task_the_ref_does_not_list_is_said(upgrade: listing.Listing) -> None:
     choice = tags.choose(upgrade, "kubernetes/node : No such task", {})
 
