@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from harness.events import MESSAGE_FIELDS
 from harness.text import first_line
 
+# What Ansible's modules say when a command failed, whatever it failed at: the reason is elsewhere.
+GENERIC_MESSAGES = ("non-zero return code", "MODULE FAILURE\nSee stdout/stderr for the exact error")
+
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _TASK = re.compile(r"^(?:TASK|RUNNING HANDLER) \[(?P<task>.+?)\] \**\s*$")
 # `fatal: [h]: FAILED! => {...}`, and a loop's `failed: [h] (item=...) => {...}` (a loop never says fatal).
@@ -140,11 +143,19 @@ def _result(result: str, following: list[str]) -> tuple[str, int | None]:
         except json.JSONDecodeError:
             continue
         if isinstance(data, dict):
-            said = (str(data.get(name) or "").strip() for name in (*MESSAGE_FIELDS, "reason"))
+            said = [str(data.get(name) or "").strip() for name in (*MESSAGE_FIELDS, "reason")]
             rc = data.get("rc")
-            return next((part for part in said if part), ""), rc if isinstance(rc, int) else None
+            return _telling(said), rc if isinstance(rc, int) else None
     match = re.search(r'"msg":\s*"((?:[^"\\]|\\.)*)"', text)
     return (json.loads(f'"{match.group(1)}"') if match else text), None
+
+
+def _telling(said: list[str]) -> str:
+    """The first field that says something; past Ansible's own words for "the command failed"
+    when another field says how (a command's stderr)."""
+    parts = [part for part in said if part]
+    telling = [part for part in parts if part not in GENERIC_MESSAGES]
+    return (telling or parts or [""])[0]
 
 
 def core_message(message: str) -> str:

@@ -1,6 +1,6 @@
 """`harness repro` on every report of the corpus (tests/data/reports): reproduced on the buggy
 refs, not on the fixed ones, nor on v2.27.0 with the release-2.27 backport cherry-picked.
-`make test-all` only: about 25 minutes (five repro runs). Report 2 on its commit, saved as a
+`make test-all` only: about 30 minutes (six repro runs; one cannot reproduce here). Report 2 on its commit, saved as a
 scenario, is in `make test` (test_repro_report.py)."""
 
 from __future__ import annotations
@@ -90,3 +90,19 @@ def test_repro_runs_leave_no_containers(report_1_buggy, report_1_fixed, report_2
     for _, result in (report_1_buggy, report_1_fixed, report_2_fixed):
         run_id = Path(result["run_dir"]).name.rsplit("-", 1)[-1]
         assert leftovers(docker_engine, run_id) == []
+
+
+@pytest.fixture(scope="module")
+def kubeadm_token_report(tmp_path_factory, docker_engine, kubespray_clone):
+    return _repro(tmp_path_factory.mktemp("kubeadm-token"), "cannot-reproduce/issue-11626-kubeadm-token.md")
+
+
+def test_a_report_whose_task_needs_the_kubeadm_binary_cannot_be_reproduced_here(kubeadm_token_report):
+    proc, result = kubeadm_token_report
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    assert result["verdict"] == "cannot-reproduce-here", result
+    assert result["failed_task"] == "kubernetes/node : Install | Copy kubeadm binary from download dir"
+    assert "not found" in result["failed_message"]  # the download that never ran here
+    assert "because tag kubeadm was added to reach the reported task" in result["cannot_reproduce_here"]
+    assert result["run"]["expected_task_ran"] is False
+    assert "cannot reproduce here:" in proc.stdout

@@ -77,6 +77,16 @@ def test_retries_before_the_failure_are_not_failures():
     assert (failure.task, failure.hosts) == (TASK, ("kw-1",))
 
 
+def test_a_failed_command_is_told_by_its_stderr_not_by_ansibles_non_zero_return_code():
+    report = (REPORTS / "cannot-reproduce" / "issue-11626-kubeadm-token.md").read_text()
+    failure = _failure(report.split("### Output of ansible run", 1)[1])
+
+    assert failure.task == "kubernetes/kubeadm : Create kubeadm token for joining nodes with 24h expiration (default)"
+    assert failure.hosts == ("worker-2",)  # delegated to control-plane-0, failed for worker-2
+    assert failure.message == "failed to load admin kubeconfig: open /root/.kube/config: no such file or directory"
+    assert failure.rc == 1
+
+
 def test_an_ignored_loop_failure_is_not_the_reported_one():
     text = (
         "TASK [a : probe] ***\n"
