@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 KUBESPRAY_REF ?=
 REF_ARGS := $(if $(KUBESPRAY_REF),--ref $(KUBESPRAY_REF))
 
-.PHONY: setup molecule-files images scenario scenario-upgrade scenario-scale matrix nightly repro corpus test test-all test-unit test-integration lint clean-runs
+.PHONY: setup molecule-files images scenario scenario-upgrade scenario-scale matrix nightly repro corpus test test-all test-reliability test-unit test-integration lint clean-runs
 
 # setup also renders each scenario's molecule.yml from its scenario.yml, so that
 # `molecule test -s NAME` works on its own (`harness run` renders before each run).
@@ -75,6 +75,11 @@ test: setup lint
 
 test-all: setup lint
 	$(BIN)/pytest tests -n $(LANES) --dist loadfile
+
+# make test-reliability [RELIABILITY_INTERRUPTIONS=20 RELIABILITY_REPEATS=10]: runs interrupted at
+# random points, side by side and repeated; its figures go to runs/reliability.json.
+test-reliability: setup
+	$(BIN)/pytest tests/reliability -m reliability -p no:xdist
 
 test-unit: setup
 	$(BIN)/pytest tests -m "not integration"

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness import runner
+from harness import interrupts, runner
 from harness import scenario as scenarios
 from harness.errors import EXIT_MISMATCH, HarnessError
 from harness.kubespray import source
@@ -215,7 +215,7 @@ def _bisect_run(worktree: Path, find: str, old: str, new: str, directory: Path, 
         return proc.stdout
     probe = [sys.executable, "-m", "harness", "bisect-probe", str(directory)]
     with (directory / "bisect.log").open("a") as log:
-        process = subprocess.Popen([*git, "bisect", "run", *probe], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        process = interrupts.spawn([*git, "bisect", "run", *probe], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert process.stdout is not None
         try:
             for raw in process.stdout:
@@ -225,7 +225,7 @@ def _bisect_run(worktree: Path, find: str, old: str, new: str, directory: Path, 
                 lines.append(line)
                 progress(line)
         finally:
-            process.wait()
+            interrupts.wait(process)
     return "\n".join(lines)
 
 

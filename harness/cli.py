@@ -19,10 +19,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
-from harness import bisect, corpus, images, matrix, molecule, nightly, report, runner, steps
+from harness import bisect, corpus, images, interrupts, matrix, molecule, nightly, ownership, report, runner, steps
 from harness import context as run_context
 from harness import scenario as scenarios
-from harness.errors import EXIT_CANNOT_REPRODUCE_HERE, EXIT_MISMATCH, EXIT_NOT_EXERCISED, HarnessError
+from harness.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_CANNOT_REPRODUCE_HERE,
+    EXIT_MISMATCH,
+    EXIT_NOT_EXERCISED,
+    HarnessError,
+)
 from harness.kubespray import source
 from harness.repro import reproduce
 from harness.scenario import Expectation, FailureExpectation
@@ -50,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     # No wrapping, and wide tables in logs: paths and messages stay greppable.
     console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     try:
+        interrupts.install()
         settings = Settings.from_env()
         if getattr(args, "allow_egress", False):
             settings = replace(settings, allow_egress=True)
@@ -59,10 +66,19 @@ def main(argv: list[str] | None = None) -> int:
         if exc.log_tail:
             print(exc.log_tail, file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except OSError as exc:  # the machine's side: a directory not writable, a full disk
+        where = f": {exc.filename}" if exc.filename else ""
+        print(
+            f"error: {exc.strerror or exc}{where}; check that the harness may write there and the disk has room "
+            "(HARNESS_CACHE_DIR, HARNESS_RUNS_DIR)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt as exc:
         # Runs remove their nodes in their own `finally`, before the interrupt gets here.
-        print("interrupted: any run that had started was stopped and its nodes removed", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        name = f" ({exc.args[0]})" if isinstance(exc, interrupts.Interrupted) else ""
+        print(f"interrupted{name}: any run that had started was stopped and its nodes removed", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, interrupts.Interrupted) else EXIT_INTERRUPTED
 
 
 class _AppendChange(argparse.Action):
@@ -202,6 +218,17 @@ def _parser() -> argparse.ArgumentParser:
     dn = sub.add_parser("down", help="remove the nodes, network and worktree of a run (one kept with --keep)")
     dn.add_argument("run_id", help="the run id `harness run` printed (the containers' name suffix)")
     dn.set_defaults(func=_cmd_down)
+    gc = sub.add_parser(
+        "gc", help="remove what runs whose harness process is gone left: nodes, networks, volumes, worktrees, processes"
+    )
+    gc.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        metavar="RUN_ID",
+        help="also remove this labelled run that no harness run here owned (a bare `molecule test`, say)",
+    )
+    gc.set_defaults(func=_cmd_gc)
     sub.add_parser("images", help="build the node images if their inputs changed").set_defaults(func=_cmd_images)
     sub.add_parser("list", help="list the scenarios").set_defaults(func=_cmd_list)
     sub.add_parser(
@@ -387,13 +414,36 @@ def _write_json(path: Path, data: object) -> None:
 
 
 def _cmd_down(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", args.run_id):
-        raise HarnessError(f"{args.run_id!r} is not a run id: give the one `harness run` printed (8 hex digits)")
+    _check_run_id(args.run_id)
+    if ownership.is_live(settings, args.run_id):
+        raise HarnessError(f"run {args.run_id} is live: its harness process is running; stop that (Ctrl-C or kill)")
     removed = runner.down(settings, args.run_id)
     if not removed:
         raise HarnessError(f"nothing of run {args.run_id} is left: no container, network or worktree carries its id")
     console.print(f"run {args.run_id}: removed {', '.join(removed)}")
     return 0
+
+
+def _cmd_gc(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    for run_id in args.run:
+        _check_run_id(run_id)
+    removed, left = ownership.gc(settings, args.run)
+    for entry in removed:
+        console.print(entry.describe(), markup=False)
+    if not removed:
+        console.print("nothing to remove: every run here is live or cleaned up")
+    for run_id in left:
+        console.print(
+            f"left alone: run {run_id}, which no harness run here owned (kept with --keep, or a bare "
+            f"`molecule test`): `harness down {run_id}` or `harness gc --run {run_id}` removes it",
+            markup=False,
+        )
+    return 0
+
+
+def _check_run_id(run_id: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", run_id):
+        raise HarnessError(f"{run_id!r} is not a run id: give the one `harness run` printed (8 hex digits)")
 
 
 def _cmd_images(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from harness import interrupts
 from harness import scenario as scenarios
 from harness.errors import HarnessError
 from harness.kubespray import source
@@ -232,10 +233,11 @@ def run(
 
 def run_harness(args: list[str], report: Path, log: Path) -> int:
     """`harness ARGS --report-json REPORT` as a process of its own (its own run id, network,
-    worktree; it cleans up after itself on Ctrl-C), its output in LOG; its exit code."""
+    worktree; it cleans up after itself when a signal stops this harness: harness.interrupts),
+    its output in LOG; its exit code."""
     argv = [sys.executable, "-m", "harness", *args, "--report-json", str(report)]
     with log.open("w") as out:
-        return subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
+        return interrupts.wait(interrupts.spawn(argv, stdout=out, stderr=subprocess.STDOUT))
 
 
 def _run_cell(result: CellResult, out_dir: Path, progress: Callable[[str], None]) -> None:

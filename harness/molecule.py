@@ -29,6 +29,7 @@ from harness.settings import PROJECT_ROOT, environ_without_ansible_settings
 # The lifecycle as data: verify runs only when every step before it passed; the
 # runner removes the nodes by their label in its finally (see runner._teardown).
 SEQUENCE = ("create", "prepare", "converge", "verify")
+EXIT_TIMED_OUT = 124  # as timeout(1) says it
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 BASE_CONFIG = PROJECT_ROOT / ".config" / "molecule" / "config.yml"
 PLATFORMS_FILE = "molecule.yml"
@@ -99,7 +100,9 @@ def molecule_env(context: RunContext) -> dict[str, str]:
     return env
 
 
-def run_action(context: RunContext, action: str) -> ActionResult:
+def run_action(context: RunContext, action: str, timeout: float | None = None) -> ActionResult:
+    """`molecule ACTION` for the run; stopped, with exit code 124 and a line in its log, when it
+    runs longer than `timeout` seconds (a step that hangs must not hang the run)."""
     context.logs_dir.mkdir(parents=True, exist_ok=True)
     log = context.logs_dir / f"molecule-{action}.log"
     molecule_bin = str(Path(sys.executable).parent / "molecule")
@@ -119,7 +122,13 @@ def run_action(context: RunContext, action: str) -> ActionResult:
             start_new_session=True,
         )
         try:
-            rc = process.wait()
+            rc = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _stop_group(process)
+            out.write(
+                f"\nharness: molecule {action} ran longer than {timeout:.0f} s (HARNESS_ACTION_TIMEOUT); stopped\n"
+            )
+            rc = EXIT_TIMED_OUT
         except BaseException:
             _stop_group(process)
             raise

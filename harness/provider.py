@@ -224,6 +224,33 @@ def run_nodes(client: Client, run_id: str, network: str) -> dict[str, Node]:
     return nodes
 
 
+def labelled_run_ids(client: Client) -> set[str]:
+    """The run ids on every container, network and volume that carries the run label."""
+    selector = {"label": RUN_LABEL}
+    # sparse: the list's own labels, no inspect (a container may go meanwhile)
+    listed = [
+        *client.containers.list(all=True, sparse=True, filters=selector),
+        *client.networks.list(filters=selector),
+        *client.volumes.list(filters=selector),
+    ]
+    return {(item.attrs.get("Labels") or {}).get(RUN_LABEL, "") for item in listed} - {""}
+
+
+def lost_nodes(client: Client, names: dict[str, str]) -> dict[str, str]:
+    """Of the run's nodes (node -> container name), those whose container is gone or not running,
+    with what the engine says of it ("exited (137)", "removed")."""
+    containers = {node: _container(client, name) for node, name in names.items()}
+    if not any(containers.values()):
+        return {}  # the nodes were never created: a failure of its own, not a loss
+    lost = {}
+    for node, container in containers.items():
+        if container is None:
+            lost[node] = "removed"
+        elif container.status != "running":
+            lost[node] = f"{container.status} ({container.attrs['State'].get('ExitCode')})"
+    return lost
+
+
 def remove_run(client: Client, run_id: str) -> int:
     """Remove every container, network and volume labelled with the run id."""
     selector = {"label": f"{RUN_LABEL}={run_id}"}

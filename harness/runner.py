@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import checks, coverage, events, molecule, provider, steps
+from harness import checks, coverage, events, molecule, ownership, provider, steps
 from harness import context as run_context
 from harness import scenario as scenarios
 from harness.context import RunContext
@@ -65,6 +65,7 @@ class RunResult:
     coverage: list[coverage.StepCoverage] = field(default_factory=list)  # per Kubespray step that ran
     # With a failure expected: did its task run (pass or fail) on every expected host in its step?
     expected_task_ran: bool | None = None
+    lost_nodes: dict[str, str] = field(default_factory=dict)  # node -> its container's state at the end
 
     @property
     def matches(self) -> bool:
@@ -102,6 +103,7 @@ class RunResult:
             "checks": self.checks.as_dict(),
             "coverage": {step.step: step.as_dict() for step in self.coverage},
             "expected_task_ran": self.expected_task_ran,
+            "lost_nodes": self.lost_nodes,
             "removed": self.removed,
         }
 
@@ -170,27 +172,61 @@ def run(
         else:
             progress("sealed: the report's nodes and controller reach each other and nothing else")
 
+    _mention_leftovers(settings, progress)
     started = time.monotonic()
-    try:
-        context = run_context.prepare(settings, scenario, ref, sha, run_dir, run_id, log=progress, changes=changes)
-    except BaseException:
-        source.remove_worktree(settings, run_dir / "kubespray")
-        raise
-    _record(result, progress, Timing("setup", round(time.monotonic() - started, 1), 0))
+    with ownership.own(settings, run_id, run_dir / "kubespray"):
+        try:
+            context = run_context.prepare(settings, scenario, ref, sha, run_dir, run_id, log=progress, changes=changes)
+        except BaseException:
+            source.remove_worktree(settings, run_dir / "kubespray")
+            raise
+        _record(result, progress, Timing("setup", round(time.monotonic() - started, 1), 0))
+        _run_lifecycle(settings, context, scenario, result, progress, keep, started)
+    _judge(context, scenario, result)
+    result.coverage = _coverage(settings, context, scenario, progress)
+    result.wall_seconds = round(time.monotonic() - started, 1)
+    _write_report(result)
+    return result
+
+
+def _run_lifecycle(
+    settings: Settings,
+    context: RunContext,
+    scenario: Scenario,
+    result: RunResult,
+    progress: Callable[[str], None],
+    keep: bool,
+    started: float,
+) -> None:
+    """Molecule's sequence, then the nodes removed (or kept with --keep, after a whole run). A run
+    a signal stopped is torn down too, and its report says `interrupted`."""
     finished = False
     try:
-        _lifecycle(context, scenario, result, progress)
+        _lifecycle(context, scenario, result, progress, settings.action_timeout)
         finished = True
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP (harness.interrupts)
+        result.verdict = Verdict.INTERRUPTED
+        result.failed_message = f"interrupted by {exc.args[0] if exc.args else 'SIGINT'}"
+        raise
     finally:
         if finished and keep:
             _keep_nodes(context, scenario, progress)
         else:
             _teardown(settings, context, scenario, result, progress)
-    _judge(context, scenario, result)
-    result.coverage = _coverage(settings, context, scenario, progress)
-    result.wall_seconds = round(time.monotonic() - started, 1)
+        if result.verdict == Verdict.INTERRUPTED:
+            result.wall_seconds = round(time.monotonic() - started, 1)
+            _write_report(result)
+
+
+def _write_report(result: RunResult) -> None:
     (result.run_dir / REPORT_FILE).write_text(json.dumps(result.as_dict(), indent=2) + "\n")
-    return result
+
+
+def _mention_leftovers(settings: Settings, progress: Callable[[str], None]) -> None:
+    dead = ownership.find_leftovers(settings).dead
+    if dead:
+        runs = ", ".join(dead)
+        progress(f"note: {len(dead)} earlier run(s) ended without cleaning up ({runs}): `harness gc` removes them")
 
 
 def _keep_nodes(context: RunContext, scenario: Scenario, progress: Callable[[str], None]) -> None:
@@ -228,13 +264,15 @@ def _remove_local_state(settings: Settings, context: RunContext, keep_worktree: 
         source.remove_worktree(settings, context.worktree)
 
 
-def _lifecycle(context: RunContext, scenario: Scenario, result: RunResult, progress: Callable[[str], None]) -> None:
+def _lifecycle(
+    context: RunContext, scenario: Scenario, result: RunResult, progress: Callable[[str], None], timeout: float
+) -> None:
     watcher = _StepWatcher(context, result, progress)
     watcher.start()
     try:
         for action in molecule.SEQUENCE:
             progress(f"  … molecule {action}")
-            outcome = molecule.run_action(context, action)
+            outcome = molecule.run_action(context, action, timeout)
             watcher.flush()
             if action == "verify":
                 molecule.keep_verify_junit(context)
@@ -263,6 +301,8 @@ def _teardown(settings: Settings, context: RunContext, scenario: Scenario, resul
     with Molecule; the run's Molecule state is thrown away with the run.)"""
     _collect_artifacts(context, scenario)
     started = time.monotonic()
+    names = {node.name: container_name(node.name, context.run_id) for node in scenario.nodes}
+    result.lost_nodes = provider.lost_nodes(provider.connect(), names)
     try:
         _, result.removed = _remove_nodes(context.run_id)
     finally:
@@ -299,6 +339,12 @@ def _judge(context: RunContext, scenario: Scenario, result: RunResult) -> None:
         result.failed_message = "host checks were skipped; a scenario that means it lists them in optional_checks"
     judgement = decide(result.expected, outcome)
     result.verdict, result.differences = judgement.verdict, list(judgement.differences)
+    if result.lost_nodes:  # whatever Ansible made of it (unreachable, a failure): not Kubespray's doing
+        lost = ", ".join(sorted(result.lost_nodes))
+        result.verdict, result.failed_task = Verdict.UNEXPECTED_FAILURE, f"node lost ({lost})"
+        states = "; ".join(f"{node}: {state}" for node, state in sorted(result.lost_nodes.items()))
+        result.failed_message = f"a node's container stopped during the run ({states})"
+        result.differences = [f"node lost ({lost}): the run's verdict says nothing about Kubespray"]
     if result.expected.fail is not None:
         result.expected_task_ran = not_exercised(result.expected.fail, outcome) is None
 

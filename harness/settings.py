@@ -35,6 +35,8 @@ class Settings:
     allow_egress: bool = False
     # Where scenario folders live; `harness repro` points it at the folder it writes.
     scenarios_dir: Path = PROJECT_ROOT / "scenarios"
+    # The longest a Molecule action (create, converge with every Kubespray step, verify) may run.
+    action_timeout: float = 3600.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -53,6 +55,7 @@ class Settings:
             keep_worktree=env.get("HARNESS_KEEP_WORKTREE", "") not in ("", "0", "false"),
             allow_egress=env.get("HARNESS_ALLOW_EGRESS", "") not in ("", "0", "false"),
             scenarios_dir=Path(env.get("HARNESS_SCENARIOS_DIR") or PROJECT_ROOT / "scenarios").resolve(),
+            action_timeout=_seconds(env, "HARNESS_ACTION_TIMEOUT", 3600.0),
         )
 
     @property
@@ -74,6 +77,19 @@ class Settings:
                 continue
             return directory.resolve()
         raise HarnessError(f"cannot make a new run directory beside {first}: remove old runs from {self.runs_dir}")
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    text = env.get(name, "")
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise HarnessError(f"{name}={text!r}: give a number of seconds above 0 (default {default:.0f})")
+    return value
 
 
 def environ_without_ansible_settings() -> dict[str, str]:

@@ -27,6 +27,7 @@ class Verdict(str, Enum):
     UNREACHABLE = "unreachable"
     CHECKS_SKIPPED = "checks-skipped"
     NOT_EXERCISED = "not-exercised"  # the expected failure's task never ran where it was expected
+    INTERRUPTED = "interrupted"  # a signal stopped the run (its nodes were removed)
 
     @property
     def headline(self) -> str:
@@ -38,6 +39,7 @@ class Verdict(str, Enum):
             Verdict.UNREACHABLE: "host unreachable: the run did not see everything it was meant to",
             Verdict.CHECKS_SKIPPED: "host checks skipped: not verified",
             Verdict.NOT_EXERCISED: "not exercised: the expected task never ran where it was expected to fail",
+            Verdict.INTERRUPTED: "interrupted: a signal stopped the run; its nodes were removed",
         }[self]
 
 

@@ -24,6 +24,11 @@ from pathlib import PurePosixPath
 
 import pytest
 
+from harness import provider
+from harness.errors import HarnessError
+from harness.kubespray import source
+from harness.settings import Settings
+
 LANES = {
     # make test
     "test_upgrade_scenario.py": "lane-a",  # 11: upgrade_matrix (two runs at once)
@@ -36,14 +41,16 @@ LANES = {
     "test_bisect_adjacent.py": "lane-b",  # 0.1: git only (the ends are trusted)
     "test_etc_hosts_tasks_of_real_refs.py": "lane-b",  # 0.1: git only
     "test_nginx_scenario.py": "lane-b",  # 6: one run, kept, then `harness down`
+    "test_signals_and_gc.py": "lane-b",  # 3: three runs stopped early (SIGTERM, SIGKILL, gc)
     # make test-all only (marker `long`); measured in make test-all, the lanes beside each other
     "test_nightly_regression.py": "lane-a",  # 60: two nights, a rerun and a bisection (scale)
     "test_bisect_scale_fix.py": "lane-a",  # 25: ends and probes of the scale scenario
     "test_scale_refactor_commit.py": "lane-a",  # 5
     "test_bisect_backport.py": "lane-b",  # 45: ends and probes of the upgrade scenario
-    "test_repro_reports.py": "lane-b",  # 30: five repro runs
+    "test_repro_reports.py": "lane-b",  # 36: six repro runs
     "test_current_release.py": "lane-b",  # 12: both scenarios at v2.31.0, -j 2
     "test_corpus_all.py": "lane-a",  # every corpus case, one replay at a time
+    "test_reliability.py": "lane-b",  # 80: interruptions, three runs side by side, repeats
 }
 
 
@@ -64,3 +71,25 @@ def pytest_xdist_make_scheduler(config, log):
     # workers start with one lane each; the unit modules fill in behind them.
     config.option.loadscopereorder = False
     return LaneScheduling(config, log)
+
+
+# What the integration tier and the reliability suite share: without an engine or a clone they skip.
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    try:
+        return provider.connect()
+    except HarnessError as exc:
+        pytest.skip(f"no Docker engine: {exc.message}")
+
+
+@pytest.fixture(scope="session")
+def kubespray_clone(settings: Settings):
+    try:
+        return source.ensure_clone(settings)
+    except HarnessError as exc:
+        pytest.skip(f"no Kubespray clone: {exc.message} (see README: using a local Kubespray clone)")

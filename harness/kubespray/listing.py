@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from harness import controller, images
+from harness import controller, images, ownership
 from harness.context import new_run_id
 from harness.kubespray import source
 from harness.settings import Settings
@@ -122,18 +122,21 @@ def list_tasks(settings: Settings, sha: str, playbook: str, log: Callable[[str],
     if cached.is_file():
         return parse(playbook, cached.read_text())
     log(f"listing the tasks of {playbook} at {sha[:12]} with its own Ansible")
-    scratch = cached.parent / f"scratch-{new_run_id()}"
+    run_id = new_run_id()
+    scratch = cached.parent / f"scratch-{run_id}"
     scratch.mkdir(parents=True)
     worktree = scratch / "kubespray"
     try:
-        source.add_worktree(settings, sha, worktree)
-        image = images.ensure_controller_image(settings, worktree / "requirements.txt", log)
-        hosts = scratch / "hosts.yml"
-        hosts.write_text(yaml.safe_dump(LISTING_INVENTORY))
-        # The run id labels the container; "none": a listing needs no network.
-        sandbox = controller.Sandbox(image, scratch.name.removeprefix("scratch-"), "none", scratch, worktree)
-        argv = ["ansible-playbook", "-i", sandbox.path_in(hosts), "--list-tasks", playbook]
-        text = controller.check_output(sandbox, argv, _env(sandbox), f"listing the tasks of {playbook}")
+        # Owned like a run: if the harness dies here, its guard removes the container and worktree.
+        with ownership.own(settings, run_id, worktree):
+            source.add_worktree(settings, sha, worktree)
+            image = images.ensure_controller_image(settings, worktree / "requirements.txt", log)
+            hosts = scratch / "hosts.yml"
+            hosts.write_text(yaml.safe_dump(LISTING_INVENTORY))
+            # The run id labels the container; "none": a listing needs no network.
+            sandbox = controller.Sandbox(image, run_id, "none", scratch, worktree)
+            argv = ["ansible-playbook", "-i", sandbox.path_in(hosts), "--list-tasks", playbook]
+            text = controller.check_output(sandbox, argv, _env(sandbox), f"listing the tasks of {playbook}")
     finally:
         source.remove_worktree(settings, worktree)
         shutil.rmtree(scratch, ignore_errors=True)

@@ -21,34 +21,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import HARNESS, bisect_fix, host_sysctls, run_with_report_json
 
-from harness import provider
-from harness.errors import HarnessError
-from harness.kubespray import source
-from harness.settings import Settings
-
 REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
-
-
-@pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings.from_env()
-
-
-@pytest.fixture(scope="session")
-def docker_engine():
-    try:
-        return provider.connect()
-    except HarnessError as exc:
-        pytest.skip(f"no Docker engine: {exc.message}")
-
-
-@pytest.fixture(scope="session")
-def kubespray_clone(settings: Settings):
-    try:
-        return source.ensure_clone(settings)
-    except HarnessError as exc:
-        pytest.skip(f"no Kubespray clone: {exc.message} (see README: using a local Kubespray clone)")
 
 
 @pytest.fixture(scope="session")

@@ -67,3 +67,14 @@ def test_patch_and_cherry_pick_apply_in_the_order_given(command):
 def test_down_refuses_what_is_not_a_run_id(capsys) -> None:
     assert cli.main(["down", "*"]) == 2
     assert "'*' is not a run id" in capsys.readouterr().err
+
+
+def test_a_cache_directory_that_cannot_be_made_exits_2_with_one_line(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("HARNESS_CACHE_DIR", "/proc/kubespray-harness-cache")  # nobody may make it
+
+    code = cli.main(["run", "upgrade-node-based", "--ref", "v2.27.1"])
+
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("error: No such file or directory: /proc/kubespray-harness-cache; check that"), err
+    assert len(err.splitlines()) == 1
