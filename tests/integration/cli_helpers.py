@@ -124,3 +124,8 @@ def eventually(check, timeout: float = 120) -> None:
             return
         time.sleep(1)
     assert check()
+
+
+def deploy_has_begun(run_dir: Path) -> bool:
+    """Kubespray's deploy step has reported a task result."""
+    return any(events.stat().st_size > 0 for events in (run_dir / "logs").glob("*-deploy.events.jsonl"))

@@ -1,6 +1,7 @@
 """The reliability suite (`make test-reliability`; also in `make test-all` and the nightly
 workflow, never in `make test`): every way a run can end leaves nothing behind, runs side by
-side and runs repeated get the verdicts they should, and the machine's kernel settings read the
+side and runs repeated get the verdicts they should, a node killed mid-run is said to be lost
+(never an expected failure, never a hang), and the machine's kernel settings read the
 same after the suite. Each test adds its figures to `runs/reliability.json` (the README's table).
 
 How much it does is set from the environment: RELIABILITY_INTERRUPTIONS (20), RELIABILITY_REPEATS
@@ -25,6 +26,7 @@ import pytest
 from cli_helpers import (
     HARNESS,
     UPGRADE_RUN,
+    deploy_has_begun,
     eventually,
     host_sysctls,
     leftovers,
@@ -150,6 +152,30 @@ def test_the_same_cell_run_again_and_again_gets_the_same_verdict(docker_engine, 
     }
 
     assert verdicts == ["expected-failure"] * REPEATS
+
+
+def test_a_node_killed_mid_run_is_a_lost_node_never_an_expected_failure(docker_engine, kubespray_clone, tmp_path):
+    out = tmp_path / "report.json"
+    proc = subprocess.Popen(
+        [*HARNESS, *UPGRADE_RUN, "--report-json", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines = wait_for_line(proc, "logs in ")
+    run_id, run_dir = lines[0].split()[1].rstrip(":"), Path(lines[-1].removeprefix("logs in ").strip())
+    eventually(lambda: deploy_has_begun(run_dir), timeout=600)
+    time.sleep(10)  # the deploy is under way on every node
+    docker_engine.containers.get(f"kw-1-{run_id}").kill()
+    proc.communicate(timeout=1800)
+
+    report = json.loads(out.read_text())
+    assert proc.returncode == 1
+    assert report["verdict"] == "unexpected-failure", report
+    assert report["failed_task"] == "node lost (kw-1)", report
+    assert report["lost_nodes"] == {"kw-1": "exited (137)"}, report
+    assert leftovers(docker_engine, run_id) == []
 
 
 def test_the_machines_kernel_settings_read_the_same_after_the_suite(kernel_before, figures):
