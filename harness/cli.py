@@ -19,7 +19,20 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
-from harness import bisect, corpus, images, interrupts, matrix, molecule, nightly, ownership, report, runner, steps
+from harness import (
+    bisect,
+    corpus,
+    images,
+    interrupts,
+    matrix,
+    molecule,
+    nightly,
+    ownership,
+    provider,
+    report,
+    runner,
+    steps,
+)
 from harness import context as run_context
 from harness import scenario as scenarios
 from harness.errors import (
@@ -66,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         if exc.log_tail:
             print(exc.log_tail, file=sys.stderr)
         return exc.exit_code
+    except provider.ENGINE_GONE as exc:
+        print(
+            f"error: the Docker engine stopped answering ({exc.__class__.__name__}); start it again, "
+            "then `harness gc` removes what the run left",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     except OSError as exc:  # the machine's side: a directory not writable, a full disk
         where = f": {exc.filename}" if exc.filename else ""
         print(

@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 import docker
+import requests
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 
 from harness.errors import HarnessError
 
 Client = docker.DockerClient
+# What a call raises when the engine stops answering mid-run (the SDK lets requests' own through).
+ENGINE_GONE = (DockerException, requests.exceptions.ConnectionError)
 RUN_LABEL = "kubespray-harness.run-id"
 IMAGE_LABEL = "kubespray-harness.inputs"
 # Where a file for a node waits before it is copied into place: on the node's own filesystem

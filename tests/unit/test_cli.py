@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
-from harness import cli
+from harness import cli, ownership
 
 FULL_FAILURE = [
     "run", "upgrade-node-based", "--ref", "v2.27.1", "--expect-fail-task", "t", "--expect-fail-step", "upgrade-kw-1",
@@ -78,3 +79,19 @@ def test_a_cache_directory_that_cannot_be_made_exits_2_with_one_line(monkeypatch
     assert code == 2
     assert err.startswith("error: No such file or directory: /proc/kubespray-harness-cache; check that"), err
     assert len(err.splitlines()) == 1
+
+
+def test_an_engine_that_stops_answering_mid_command_is_one_line_and_exit_2(monkeypatch, capsys) -> None:
+    def engine_gone(*_args, **_kwargs):
+        raise requests.exceptions.ConnectionError("Connection aborted.")  # as the SDK lets it through
+
+    monkeypatch.setattr(ownership, "gc", engine_gone)
+
+    code = cli.main(["gc"])
+
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err == (
+        "error: the Docker engine stopped answering (ConnectionError); start it again, "
+        "then `harness gc` removes what the run left"
+    )
