@@ -154,7 +154,9 @@ def test_the_same_cell_run_again_and_again_gets_the_same_verdict(docker_engine, 
     assert verdicts == ["expected-failure"] * REPEATS
 
 
-def test_a_node_killed_mid_run_is_a_lost_node_never_an_expected_failure(docker_engine, kubespray_clone, tmp_path):
+def test_a_node_killed_mid_run_is_a_lost_node_never_an_expected_failure(
+    docker_engine, kubespray_clone, figures, tmp_path
+):
     out = tmp_path / "report.json"
     proc = subprocess.Popen(
         [*HARNESS, *UPGRADE_RUN, "--report-json", str(out)],
@@ -171,6 +173,7 @@ def test_a_node_killed_mid_run_is_a_lost_node_never_an_expected_failure(docker_e
     proc.communicate(timeout=1800)
 
     report = json.loads(out.read_text())
+    figures["node_lost"] = {key: report.get(key) for key in ("verdict", "failed_task", "lost_nodes", "seconds")}
     assert proc.returncode == 1
     assert report["verdict"] == "unexpected-failure", report
     assert report["failed_task"] == "node lost (kw-1)", report
