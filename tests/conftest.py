@@ -33,15 +33,15 @@ LANES = {
     # make test
     "test_upgrade_scenario.py": "lane-a",  # 11: upgrade_matrix (two runs at once)
     "test_matrix_outputs.py": "lane-a",  # 0: reads upgrade_matrix
-    "test_interrupt_and_bad_input.py": "lane-a",  # 1: a run interrupted during create
+    "test_interrupt_and_bad_input.py": "lane-b",  # 2: runs interrupted during create (Ctrl-C, SIGTERM)
     "test_host_specs_on_a_node.py": "lane-a",  # 0.2: one container
     "test_corpus.py": "lane-a",  # 4: one corpus case (two nodes), its two repro runs
     "test_scale_scenario.py": "lane-b",  # 6: scale_run
     "test_repro_report.py": "lane-b",  # 5: report_2_repro
     "test_bisect_adjacent.py": "lane-b",  # 0.1: git only (the ends are trusted)
     "test_etc_hosts_tasks_of_real_refs.py": "lane-b",  # 0.1: git only
-    "test_nginx_scenario.py": "lane-b",  # 6: one run, kept, then `harness down`
-    "test_signals_and_gc.py": "lane-b",  # 3: three runs stopped early (SIGTERM, SIGKILL, gc)
+    "test_nginx_scenario.py": "lane-a",  # 5: one run, kept, then `harness down`
+    "test_hostile_report_end_to_end.py": "lane-b",  # 8: a repro of Report 1 carrying payloads
     # make test-all only (marker `long`); measured in make test-all, the lanes beside each other
     "test_nightly_regression.py": "lane-a",  # 60: two nights, a rerun and a bisection (scale)
     "test_bisect_scale_fix.py": "lane-a",  # 25: ends and probes of the scale scenario

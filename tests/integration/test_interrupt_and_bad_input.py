@@ -1,15 +1,16 @@
 """Ctrl-C in the middle of a run leaves nothing behind; bad input is one line and exit 2, before
-anything starts. About 1 minute (a run interrupted during create)."""
+anything starts. About 2 minutes (runs interrupted during create: Ctrl-C, SIGTERM)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
 
 import pytest
-from cli_helpers import HARNESS, leftovers
+from cli_helpers import HARNESS, leftovers, processes_of, start_run, wait_for_nodes, worktrees_of
 
 from harness import provider
 
@@ -67,3 +68,16 @@ def test_ctrl_c_during_create_removes_every_container_and_network(docker_engine,
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr
     assert leftovers(docker_engine, run_id) == []
+
+
+def test_sigterm_during_create_removes_the_run_and_its_report_says_interrupted(docker_engine, kubespray_clone):
+    proc, run_id, run_dir = start_run()  # in a session of its own, as a CI job
+    wait_for_nodes(docker_engine, run_id)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=300)
+
+    assert proc.returncode == 143, stderr
+    assert "interrupted (SIGTERM)" in stderr
+    assert leftovers(docker_engine, run_id) == []
+    assert processes_of(run_id) == [] and worktrees_of(run_id) == []
+    assert json.loads((run_dir / "report.json").read_text())["verdict"] == "interrupted"
