@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import host_cgroup_release_agents, host_sysctls, leftovers, run_with_report_json
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # make test-all: make test keeps to 25 minutes
 
 REPORT = Path(__file__).resolve().parents[1] / "data" / "reports" / "hostile-end-to-end" / "report-1-with-payloads.md"
 PAYLOADS = ("lookup", "download-localhost")
