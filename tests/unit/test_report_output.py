@@ -83,7 +83,7 @@ def test_a_failed_command_is_told_by_its_stderr_not_by_ansibles_non_zero_return_
 
     assert failure.task == "kubernetes/kubeadm : Create kubeadm token for joining nodes with 24h expiration (default)"
     assert failure.hosts == ("worker-2",)  # delegated to control-plane-0, failed for worker-2
-    assert failure.message == "failed to load admin kubeconfig: open /root/.kube/config: no such file or directory"
+    assert failure.message == "failed to load admin kubeconfig: open ~/.kube/config: no such file or directory"
     assert failure.rc == 1
 
 
