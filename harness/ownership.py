@@ -36,9 +36,7 @@ DONE = b"done\n"
 
 
 def runs_dir(settings: Settings) -> Path:
-    directory = settings.cache_dir / "runs"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+    return settings.cache_dir / "runs"
 
 
 def lock_file(settings: Settings, run_id: str) -> Path:
@@ -49,10 +47,11 @@ def lock_file(settings: Settings, run_id: str) -> Path:
 def own(settings: Settings, run_id: str, worktree: Path | None = None, guard: bool = True) -> Iterator[None]:
     """Own the run for the block: its lock held, its record written, its guard watching."""
     path = lock_file(settings, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         _write_record(lock, {"pid": os.getpid(), "worktree": str(worktree) if worktree else None})
-        watcher = _start_guard(settings, run_id, worktree, path) if guard else None
+        watcher = _start_guard(settings, run_id, path) if guard else None
         try:
             yield
         finally:
@@ -68,8 +67,8 @@ def _write_record(lock: IO[str], record: dict) -> None:
     lock.flush()
 
 
-def _start_guard(settings: Settings, run_id: str, worktree: Path | None, path: Path) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "harness.ownership", "guard", run_id, str(path), str(worktree or "")]
+def _start_guard(settings: Settings, run_id: str, path: Path) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "harness.ownership", "guard", run_id, str(path)]
     env = {**os.environ, "HARNESS_CACHE_DIR": str(settings.cache_dir)}
     env.pop("HARNESS_RUN_ID", None)  # the guard must not count among the run's processes it stops
     return subprocess.Popen(
@@ -165,7 +164,7 @@ class Leftovers:
 def find_leftovers(settings: Settings) -> Leftovers:
     found = Leftovers()
     labelled = provider.labelled_run_ids(provider.connect())
-    locked = {path.stem for path in runs_dir(settings).glob("*.lock")}
+    locked = {path.stem for path in runs_dir(settings).glob("*.lock")}  # none when the folder is not there
     for run_id in sorted(labelled | locked):
         if is_live(settings, run_id):
             continue
@@ -179,6 +178,7 @@ def gc(settings: Settings, also: list[str] | None = None) -> tuple[list[Removed]
     leftovers = find_leftovers(settings)
     wanted = set(also or [])
     removed = []
+    runs_dir(settings).mkdir(parents=True, exist_ok=True)  # an unowned run gets a lock to clean under
     for run_id in leftovers.dead + [run_id for run_id in leftovers.unowned if run_id in wanted]:
         with lock_file(settings, run_id).open("a+") as lock:
             try:
@@ -189,21 +189,18 @@ def gc(settings: Settings, also: list[str] | None = None) -> tuple[list[Removed]
     return removed, [run_id for run_id in leftovers.unowned if run_id not in wanted]
 
 
-def _guard(run_id: str, lock_path: str, worktree: str) -> int:
-    """Wait for the harness to close the pipe; clean up the run unless it said it was done."""
-    said = sys.stdin.buffer.read()
-    if said == DONE:
+def _guard(run_id: str, lock_path: str) -> int:
+    """Wait for the harness to close the pipe; clean up the run unless it said it was done (the
+    lock file's record, written before the guard started, names the worktree)."""
+    if sys.stdin.buffer.read() == DONE:
         return 0
-    settings = Settings.from_env()
     with open(lock_path, "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # free once the harness is dead
-        if worktree and not _recorded_worktree(Path(lock_path)):
-            _write_record(lock, {"pid": None, "worktree": worktree})
-        clean_up(settings, run_id)
+        clean_up(Settings.from_env(), run_id)
     return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "guard":
-        sys.exit(_guard(*sys.argv[2:5]))
-    sys.exit("usage: python -m harness.ownership guard RUN_ID LOCK_FILE WORKTREE")
+    if len(sys.argv) == 4 and sys.argv[1] == "guard":
+        sys.exit(_guard(*sys.argv[2:4]))
+    sys.exit("usage: python -m harness.ownership guard RUN_ID LOCK_FILE")

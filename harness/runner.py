@@ -252,10 +252,11 @@ def down(settings: Settings, run_id: str) -> list[str]:
     return removed
 
 
-def _remove_nodes(run_id: str) -> tuple[int, int]:
+def _remove_nodes(run_id: str, client: provider.Client | None = None) -> tuple[int, int]:
     """Stop what is left of the run's processes, then remove everything carrying its label:
     (processes killed, containers, networks and volumes removed)."""
-    return molecule.stop_run_processes(run_id), provider.remove_run(provider.connect(), run_id)
+    killed = molecule.stop_run_processes(run_id)
+    return killed, provider.remove_run(client or provider.connect(), run_id)
 
 
 def _remove_local_state(settings: Settings, context: RunContext, keep_worktree: bool) -> None:
@@ -301,10 +302,11 @@ def _teardown(settings: Settings, context: RunContext, scenario: Scenario, resul
     with Molecule; the run's Molecule state is thrown away with the run.)"""
     _collect_artifacts(context, scenario)
     started = time.monotonic()
+    client = provider.connect()
     names = {node.name: container_name(node.name, context.run_id) for node in scenario.nodes}
-    result.lost_nodes = provider.lost_nodes(provider.connect(), names)
+    result.lost_nodes = provider.lost_nodes(client, names)
     try:
-        _, result.removed = _remove_nodes(context.run_id)
+        _, result.removed = _remove_nodes(context.run_id, client)
     finally:
         _remove_local_state(settings, context, keep_worktree=settings.keep_worktree)
     _record(result, progress, Timing("destroy", round(time.monotonic() - started, 1), 0))

@@ -127,6 +127,7 @@ def test_a_run_is_live_while_its_owner_holds_it_and_leaves_no_lock(settings: Set
 
 
 def test_a_lock_left_by_a_dead_owner_is_not_live(settings: Settings) -> None:
+    ownership.runs_dir(settings).mkdir(parents=True)  # as a run owning it made it
     owner = subprocess.Popen(
         [
             sys.executable,
