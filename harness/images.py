@@ -141,7 +141,8 @@ def _debootstrap_base(client: provider.Client, settings: Settings, base: Base, t
             base.suite,
             str(rootfs),
         ] + ([settings.debian_mirror] if settings.debian_mirror else [])
-        _run(argv, "debootstrap")
+        # Its output says "Couldn't download" for a full disk too; its own log says what failed.
+        _run(argv, "debootstrap", log=rootfs / "debootstrap" / "debootstrap.log")
         _run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], "packing the root file system")
         provider.import_rootfs(client, tarball, tag, tag, base.command)
 
@@ -192,7 +193,9 @@ def _ensure_layer(
     return tag
 
 
-def _run(argv: list[str], what: str) -> None:
+def _run(argv: list[str], what: str, log: Path | None = None) -> None:
+    """Run `argv`; on failure, its output and `log` (where it says more than on its output) are the evidence."""
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise CommandFailed(what, argv, proc.stdout + proc.stderr)
+        logged = log.read_text(errors="replace") if log is not None and log.is_file() else ""
+        raise CommandFailed(what, argv, logged + proc.stdout + proc.stderr)

@@ -22,7 +22,7 @@ import requests
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, disk_full_message, is_disk_full
 
 Client = docker.DockerClient
 # What a call raises when the engine stops answering mid-run (the SDK lets requests' own through).
@@ -77,6 +77,8 @@ def build_image(client: Client, context: Path, tag: str, buildargs: dict[str, st
         )
     except BuildError as exc:
         log = "".join(str(chunk.get("stream", chunk.get("error", ""))) for chunk in exc.build_log)
+        if is_disk_full(f"{exc.msg}\n{log}"):
+            raise HarnessError(disk_full_message(f"building image {tag}")) from exc
         raise HarnessError(f"building image {tag} failed: {exc.msg}", log_tail=log[-3000:]) from exc
 
 

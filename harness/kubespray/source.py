@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import CommandFailed, HarnessError
+from harness.errors import CommandFailed, HarnessError, disk_full_message, is_disk_full
 from harness.settings import Settings, cache_lock
 
 SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")
@@ -43,6 +43,9 @@ def ensure_clone(settings: Settings) -> Path:
         argv = ["git", "clone", "--mirror", "--quiet", source, str(tmp)]
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
+            subprocess.run(["rm", "-rf", str(tmp)], check=False)  # a half clone helps nobody
+            if is_disk_full(proc.stderr):
+                raise HarnessError(disk_full_message(f"cloning Kubespray into {settings.cache_dir}"))
             raise HarnessError(
                 f"cannot clone Kubespray from {source}: {_last_line(proc.stderr)}; "
                 "set KUBESPRAY_REPO to a reachable URL or a local clone"
