@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 KUBESPRAY_REF ?=
 REF_ARGS := $(if $(KUBESPRAY_REF),--ref $(KUBESPRAY_REF))
 
-.PHONY: setup molecule-files images scenario scenario-upgrade scenario-scale matrix nightly repro corpus test test-all test-reliability test-unit test-integration lint clean-runs
+.PHONY: setup molecule-files images scenario scenario-upgrade scenario-scale matrix nightly repro corpus test test-all test-reliability test-engine-stop test-unit test-integration lint clean-runs
 
 # setup also renders each scenario's molecule.yml from its scenario.yml, so that
 # `molecule test -s NAME` works on its own (`harness run` renders before each run).
@@ -73,13 +73,18 @@ LANES ?= 2
 test: setup lint
 	$(BIN)/pytest tests -m "not long" -n $(LANES) --dist loadfile
 
+# (Not the test that stops the Docker engine: it would stop the other lane's runs too.)
 test-all: setup lint
-	$(BIN)/pytest tests -n $(LANES) --dist loadfile
+	$(BIN)/pytest tests -m "not engine_stop" -n $(LANES) --dist loadfile
 
 # make test-reliability [RELIABILITY_INTERRUPTIONS=20 RELIABILITY_REPEATS=10]: runs interrupted at
-# random points, side by side and repeated; its figures go to runs/reliability.json.
+# random points, side by side and repeated, and the Docker engine stopped mid-run; its figures go to
+# runs/reliability.json and runs/engine-stop.json. Alone on the machine's engine: it stops it.
 test-reliability: setup
-	$(BIN)/pytest tests/reliability -m reliability -p no:xdist
+	$(BIN)/pytest tests/reliability -m "reliability or engine_stop" -p no:xdist
+
+test-engine-stop: setup
+	$(BIN)/pytest tests/reliability -m engine_stop -p no:xdist
 
 test-unit: setup
 	$(BIN)/pytest tests -m "not integration"

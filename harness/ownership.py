@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO
 
 from harness import molecule, provider
+from harness.errors import HarnessError
 from harness.kubespray import source
 from harness.settings import Settings
 
@@ -45,19 +46,30 @@ def lock_file(settings: Settings, run_id: str) -> Path:
 
 @contextmanager
 def own(settings: Settings, run_id: str, worktree: Path | None = None, guard: bool = True) -> Iterator[None]:
-    """Own the run for the block: its lock held, its record written, its guard watching."""
+    """Own the run for the block: its lock held, its record written, its guard watching.
+
+    When the Docker engine stops answering, what the run made cannot be removed now: the lock
+    file stays, so that `harness gc` finds the run (its owner gone) once the engine is back."""
     path = lock_file(settings, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         _write_record(lock, {"pid": os.getpid(), "worktree": str(worktree) if worktree else None})
         watcher = _start_guard(settings, run_id, path) if guard else None
+        left_behind = False
         try:
             yield
+        except (provider.EngineGone, *provider.ENGINE_GONE) as exc:
+            left_behind = True
+            raise HarnessError(
+                f"the Docker engine stopped answering during run {run_id} ({exc.__class__.__name__}): "
+                "start it again, then `harness gc` removes what the run left"
+            ) from exc
         finally:
             if watcher is not None:
-                _release_guard(watcher)
-            path.unlink(missing_ok=True)
+                _release_guard(watcher)  # the guard could not remove more than this process could
+            if not left_behind:
+                path.unlink(missing_ok=True)
 
 
 def _write_record(lock: IO[str], record: dict) -> None:

@@ -26,7 +26,7 @@ from harness.errors import HarnessError, disk_full_message, is_disk_full
 
 Client = docker.DockerClient
 # What a call raises when the engine stops answering mid-run (the SDK lets requests' own through).
-ENGINE_GONE = (DockerException, requests.exceptions.ConnectionError)
+ENGINE_GONE = (DockerException, requests.exceptions.ConnectionError)  # and EngineGone, from connect()
 RUN_LABEL = "kubespray-harness.run-id"
 IMAGE_LABEL = "kubespray-harness.inputs"
 # Where a file for a node waits before it is copied into place: on the node's own filesystem
@@ -34,12 +34,16 @@ IMAGE_LABEL = "kubespray-harness.inputs"
 STAGING = "/var/lib/kubespray-harness/staging"
 
 
+class EngineGone(HarnessError):
+    """No Docker engine answers (before or during a run)."""
+
+
 def connect() -> Client:
     try:
         client = docker.from_env()
         client.ping()
     except DockerException as exc:
-        raise HarnessError(
+        raise EngineGone(
             f"no Docker engine answers ({exc.__class__.__name__}): start dockerd "
             "or point DOCKER_HOST at a running engine"
         ) from exc

@@ -300,12 +300,13 @@ def _teardown(settings: Settings, context: RunContext, scenario: Scenario, resul
     2-core machine; removing by label through the provider takes seconds, removes exactly what
     the run created, and works after any failure. (`molecule test` on its own still destroys
     with Molecule; the run's Molecule state is thrown away with the run.)"""
-    _collect_artifacts(context, scenario)
     started = time.monotonic()
-    client = provider.connect()
-    names = {node.name: container_name(node.name, context.run_id) for node in scenario.nodes}
-    result.lost_nodes = provider.lost_nodes(client, names)
-    try:
+    try:  # the worktree goes even when the engine is gone (`harness gc` removes the rest later)
+        _collect_artifacts(context, scenario)
+        started = time.monotonic()
+        client = provider.connect()
+        names = {node.name: container_name(node.name, context.run_id) for node in scenario.nodes}
+        result.lost_nodes = provider.lost_nodes(client, names)
         _, result.removed = _remove_nodes(context.run_id, client)
     finally:
         _remove_local_state(settings, context, keep_worktree=settings.keep_worktree)

@@ -12,8 +12,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import requests
 
 from harness import interrupts, ownership
+from harness.errors import HarnessError
 from harness.settings import Settings
 
 
@@ -155,3 +157,17 @@ def test_a_guard_told_the_run_is_done_leaves_without_cleaning(settings: Settings
 
     time.sleep(0.5)
     assert ownership.guard_pids("r3") == []
+
+
+def test_a_run_the_engine_left_keeps_its_lock_for_gc_and_says_so_in_one_line(settings: Settings) -> None:
+    with pytest.raises(HarnessError) as caught, ownership.own(settings, "r4", Path("/nonexistent/worktree")):
+        raise requests.exceptions.ConnectionError("Connection aborted.")  # as the SDK lets it through
+
+    assert caught.value.message == (
+        "the Docker engine stopped answering during run r4 (ConnectionError): "
+        "start it again, then `harness gc` removes what the run left"
+    )
+    assert ownership.lock_file(settings, "r4").is_file()  # with the run's record, for `harness gc`
+    assert not ownership.is_live(settings, "r4")
+    time.sleep(0.5)
+    assert ownership.guard_pids("r4") == []  # told "done": it could not remove more than the run could
