@@ -145,6 +145,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--ref", action="append", help="tag, branch or sha (repeatable); default: the scenario's default_refs"
     )
+    run.add_argument(
+        "--from",
+        dest="upgrade_from",
+        metavar="REF",
+        help="upgrade across releases: the deploy (and steps with `ref: from`) runs at this older release, "
+        "the rest at --ref",
+    )
     run.add_argument("--report-json", type=Path, help="write the result(s) as JSON here")
     run.add_argument("--expect", choices=["pass"], help="expectation for a ref the scenario has none for")
     run.add_argument("--expect-fail-task", help="expected failing task, as Ansible names it ('role : task')")
@@ -302,7 +309,14 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, console: Console) -> 
     results = []
     for ref in refs:
         result = runner.run(
-            settings, args.scenario, ref, expectation, progress=_progress(console), changes=changes, keep=args.keep
+            settings,
+            args.scenario,
+            ref,
+            expectation,
+            progress=_progress(console),
+            changes=changes,
+            keep=args.keep,
+            upgrade_from=args.upgrade_from,
         )
         report.print_summary(console, result)
         results.append(result)

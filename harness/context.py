@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from harness import images, inventory
@@ -21,6 +21,7 @@ from harness.kubespray import source
 from harness.settings import PROJECT_ROOT, Settings
 
 CONTEXT_FILE = "context.json"
+FROM_WORKTREE = "kubespray-from"  # the old release's, in an upgrade across releases
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,29 @@ class RunContext:
     lb_image: str
     allow_egress: bool = True  # else the run's network is internal: nothing beyond its containers
     scenarios_dir: Path = PROJECT_ROOT / "scenarios"
+    # An upgrade across releases (`--from`): the old release's steps run with its own worktree
+    # and Ansible; empty when every step runs at `ref`.
+    from_ref: str = ""
+    from_sha: str = ""
+    from_worktree: str = ""
+    from_controller_image: str = ""
+
+    def for_step(self, step: scenarios.Step) -> RunContext:
+        """The context a step runs in: the old release's Kubespray for a `from` step of an upgrade
+        across releases; the inventory, fact cache and logs stay the run's own."""
+        if not self.from_ref or not step.runs_at_from():
+            return self
+        return replace(
+            self,
+            ref=self.from_ref,
+            sha=self.from_sha,
+            worktree=Path(self.from_worktree),
+            controller_image=self.from_controller_image,
+        )
+
+    @property
+    def worktrees(self) -> list[Path]:
+        return [self.worktree, *([Path(self.from_worktree)] if self.from_worktree else [])]
 
     @property
     def network(self) -> str:
@@ -107,19 +131,28 @@ def prepare(
     run_id: str,
     log=print,
     changes: tuple[source.Change, ...] = (),
+    upgrade_from: tuple[str, str] | None = None,
 ) -> RunContext:
     """Check out the ref's worktree at `sha`, the one commit the run resolved it to (with the
-    changes applied), and ensure the images: the nodes', and the controller with its Ansible."""
+    changes applied), and ensure the images: the nodes', and the controller with its Ansible.
+    `upgrade_from` (ref, sha): the old release too, in a worktree and controller of its own."""
     node_images = images.ensure_images(settings, log)
     run_dir.mkdir(parents=True, exist_ok=True)
     worktree = run_dir / "kubespray"
-    if (worktree / ".git").exists() and source.worktree_sha(worktree) != sha:
-        source.remove_worktree(settings, worktree)  # a standalone Molecule run on another ref
-    if not (worktree / ".git").exists():
-        source.add_worktree(settings, sha, worktree)
+    if _checkout(settings, sha, worktree):
         for change in changes:
             log(f"applying {change.describe()}")
             source.apply_change(worktree, change)
+    old = {}
+    if upgrade_from is not None:
+        old_worktree = run_dir / FROM_WORKTREE
+        _checkout(settings, upgrade_from[1], old_worktree)
+        old = {
+            "from_ref": upgrade_from[0],
+            "from_sha": upgrade_from[1],
+            "from_worktree": str(old_worktree.resolve()),
+            "from_controller_image": images.ensure_controller_image(settings, old_worktree / "requirements.txt", log),
+        }
     context = RunContext(
         scenario=scenario.name,
         ref=ref,
@@ -132,10 +165,21 @@ def prepare(
         lb_image=node_images.lb,
         allow_egress=egress_allowed(settings, scenario),
         scenarios_dir=settings.scenarios_dir,
+        **old,
     )
     _new_ssh_key(context.ssh_key)
     context.save()
     return context
+
+
+def _checkout(settings: Settings, sha: str, worktree: Path) -> bool:
+    """A worktree at `sha` there; whether it is new (a standalone Molecule rerun keeps its own)."""
+    if (worktree / ".git").exists() and source.worktree_sha(worktree) != sha:
+        source.remove_worktree(settings, worktree)  # a standalone Molecule run on another ref
+    if (worktree / ".git").exists():
+        return False
+    source.add_worktree(settings, sha, worktree)
+    return True
 
 
 def egress_allowed(settings: Settings, scenario: scenarios.Scenario) -> bool:

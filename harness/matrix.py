@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness import interrupts
 from harness import scenario as scenarios
@@ -33,15 +33,18 @@ Expect = Literal["passed", "expected-failure", "unexpected-failure", "unexpected
 
 
 class CellSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     scenario: str
     ref: str
     expect: Expect | None = None
+    # An upgrade across releases: deployed at this older release, upgraded at `ref` (`harness run --from`).
+    upgrade_from: str | None = Field(default=None, alias="from")
 
     @property
     def label(self) -> str:
-        return f"{self.scenario}@{self.ref}"
+        refs = f"{self.upgrade_from}->{self.ref}" if self.upgrade_from else self.ref
+        return f"{self.scenario}@{refs}"
 
 
 # Words a moving cell may use for refs read from the clone each time the matrix starts.
@@ -108,7 +111,7 @@ class CellResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CellResult:
         """A cell back from its JSON (`harness matrix --report-json`), e.g. one CI job's."""
-        spec = CellSpec(scenario=data["scenario"], ref=data["ref"])
+        spec = CellSpec(scenario=data["scenario"], ref=data["ref"], upgrade_from=data.get("from_ref"))
         night = data.get("night") or {}
         return cls(spec, data["expected"], data["sha"], report=data, log=data.get("cell_log", ""), night=night)
 
@@ -137,13 +140,13 @@ def load(path: Path, scenarios_dir: Path, list_refs: RefLister | None = None) ->
     if list_refs is not None:
         cells += [cell for moving in parsed.moving for cell in _expand(moving, list_refs)]
     known = scenarios.available(scenarios_dir)
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()
     for cell in cells:
         if cell.scenario not in known:
             raise HarnessError(f"{path}: cell {cell.label}: unknown scenario (available: {', '.join(known)})")
-        if (cell.scenario, cell.ref) in seen:
+        if cell.label in seen:
             raise HarnessError(f"{path}: cell {cell.label} is listed twice")
-        seen.add((cell.scenario, cell.ref))
+        seen.add(cell.label)
     return cells
 
 
@@ -187,13 +190,13 @@ def select(cells: list[CellSpec], patterns: list[str]) -> list[CellSpec]:
     return chosen
 
 
-def expected_verdict(settings: Settings, cell: CellSpec, sha: str) -> tuple[str, bool]:
+def expected_verdict(settings: Settings, cell: CellSpec, sha: str, from_sha: str | None = None) -> tuple[str, bool]:
     """The verdict the cell should get, and whether its run must be told `--expect pass`
     (the scenario states nothing for this ref)."""
     from harness.runner import expectation_for  # the runner imports heavy modules
 
     scenario = scenarios.load(settings.scenarios_dir, cell.scenario)
-    expectation = expectation_for(settings, scenario, cell.ref, sha)
+    expectation = expectation_for(settings, scenario, cell.ref, sha, cell.upgrade_from, from_sha)
     if expectation is not None:
         default = Verdict.PASSED.value if expectation.passes else Verdict.EXPECTED_FAILURE.value
         return cell.expect or default, False
@@ -213,10 +216,11 @@ def plan(settings: Settings, cells: list[CellSpec], changes: tuple[source.Change
     results = []
     for cell in cells:
         sha = source.resolve(settings, cell.ref)
+        from_sha = source.resolve(settings, cell.upgrade_from) if cell.upgrade_from else None
         if changes:
             expected, expect_pass_flag = cell.expect or Verdict.PASSED.value, False
         else:
-            expected, expect_pass_flag = expected_verdict(settings, cell, sha)
+            expected, expect_pass_flag = expected_verdict(settings, cell, sha, from_sha)
         results.append(CellResult(cell, expected, sha, expect_pass_flag, change_args))
     return results
 
@@ -241,10 +245,12 @@ def run_harness(args: list[str], report: Path, log: Path) -> int:
 
 
 def _run_cell(result: CellResult, out_dir: Path, progress: Callable[[str], None]) -> None:
-    stem = f"{result.spec.scenario}-{result.spec.ref}".replace("/", "_")
+    stem = result.spec.label.replace("@", "-").replace("->", "-to-").replace("/", "_")
     report, log = out_dir / f"{stem}.json", out_dir / f"{stem}.log"
     # The sha, not the ref: a moving ref must not move between resolution and run.
     args = ["run", result.spec.scenario, "--ref", result.sha]
+    if result.spec.upgrade_from:
+        args += ["--from", result.spec.upgrade_from]
     if result.expect_pass_flag:
         args += ["--expect", "pass"]
     args += result.change_args

@@ -2,7 +2,7 @@
 
 Every run holds an exclusive lock on `<cache>/runs/<run id>.lock` for as long as its harness
 process lives (the kernel drops it when the process dies, however it dies), and the file
-records the process and the run's worktree. The containers, networks and volumes of the run
+records the process and the run's worktrees. The containers, networks and volumes of the run
 carry its run id as a label (harness.provider.RUN_LABEL). So:
 
 - a run is *live* while someone holds its lock; `harness gc` never touches a live run;
@@ -45,7 +45,7 @@ def lock_file(settings: Settings, run_id: str) -> Path:
 
 
 @contextmanager
-def own(settings: Settings, run_id: str, worktree: Path | None = None, guard: bool = True) -> Iterator[None]:
+def own(settings: Settings, run_id: str, worktrees: tuple[Path, ...] = (), guard: bool = True) -> Iterator[None]:
     """Own the run for the block: its lock held, its record written, its guard watching.
 
     When the Docker engine stops answering, what the run made cannot be removed now: the lock
@@ -54,7 +54,7 @@ def own(settings: Settings, run_id: str, worktree: Path | None = None, guard: bo
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        _write_record(lock, {"pid": os.getpid(), "worktree": str(worktree) if worktree else None})
+        _write_record(lock, {"pid": os.getpid(), "worktrees": [str(path) for path in worktrees]})
         watcher = _start_guard(settings, run_id, path) if guard else None
         left_behind = False
         try:
@@ -133,14 +133,13 @@ class Removed:
     run_id: str
     processes: int = 0
     resources: int = 0  # containers, networks, volumes
-    worktree: str | None = None
+    worktrees: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         parts = [f"{self.resources} container(s)/network(s)/volume(s)"]
         if self.processes:
             parts.append(f"{self.processes} process(es)")
-        if self.worktree:
-            parts.append(f"worktree {self.worktree}")
+        parts += [f"worktree {worktree}" for worktree in self.worktrees]
         return f"run {self.run_id}: removed " + ", ".join(parts)
 
 
@@ -150,19 +149,21 @@ def clean_up(settings: Settings, run_id: str) -> Removed:
     removed = Removed(run_id)
     removed.processes = molecule.stop_run_processes(run_id)
     removed.resources = provider.remove_run(provider.connect(), run_id)
-    worktree = _recorded_worktree(lock_file(settings, run_id))
-    if worktree and Path(worktree).exists():
-        source.remove_worktree(settings, Path(worktree))
-        removed.worktree = worktree
+    for worktree in _recorded_worktrees(lock_file(settings, run_id)):
+        if Path(worktree).exists():
+            source.remove_worktree(settings, Path(worktree))
+            removed.worktrees.append(worktree)
     lock_file(settings, run_id).unlink(missing_ok=True)
     return removed
 
 
-def _recorded_worktree(path: Path) -> str | None:
+def _recorded_worktrees(path: Path) -> list[str]:
     try:
-        return json.loads(path.read_text() or "{}").get("worktree")
+        record = json.loads(path.read_text() or "{}")
     except (OSError, json.JSONDecodeError):
-        return None
+        return []
+    # "worktree": the record's shape before upgrades across releases gave a run two
+    return record.get("worktrees") or ([record["worktree"]] if record.get("worktree") else [])
 
 
 @dataclass
@@ -203,7 +204,7 @@ def gc(settings: Settings, also: list[str] | None = None) -> tuple[list[Removed]
 
 def _guard(run_id: str, lock_path: str) -> int:
     """Wait for the harness to close the pipe; clean up the run unless it said it was done (the
-    lock file's record, written before the guard started, names the worktree)."""
+    lock file's record, written before the guard started, names the worktrees)."""
     if sys.stdin.buffer.read() == DONE:
         return 0
     with open(lock_path, "a+") as lock:

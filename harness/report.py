@@ -27,6 +27,11 @@ def write_json(results: list[RunResult], path: Path) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
+def _shas(data: dict[str, Any]) -> str:
+    """The run's commit; for an upgrade across releases, both (`old -> new`)."""
+    return f"{data['from_sha'][:12]} -> {data['sha'][:12]}" if data.get("from_sha") else data["sha"][:12]
+
+
 def print_summary(console: Console, result: RunResult) -> None:
     print_steps(console, result)
     print_verdict(console, result)
@@ -34,7 +39,7 @@ def print_summary(console: Console, result: RunResult) -> None:
 
 def print_steps(console: Console, result: RunResult) -> None:
     applied = source.with_changes(result.changes)
-    table = Table(title=f"{result.scenario} @ {result.ref} ({result.sha[:12]}){applied}", show_edge=False)
+    table = Table(title=f"{result.scenario} @ {result.refs} ({_shas(result.as_dict())}){applied}", show_edge=False)
     table.add_column("step")
     table.add_column("seconds", justify="right")
     table.add_column("rc", justify="right")
@@ -88,7 +93,8 @@ def print_repro(console: Console, data: dict[str, Any]) -> None:
         console.print(f"  differs:  {difference}", markup=False)
     if data.get("cannot_reproduce_here"):
         console.print(f"  why:      {data['cannot_reproduce_here']}", markup=False)
-    console.print(f"  ref:      {data['ref']} ({data['sha'][:12]}){source.with_changes(data['changes'])}", markup=False)
+    refs = f"{data['from_ref']} -> {data['ref']}" if data.get("from_ref") else data["ref"]
+    console.print(f"  ref:      {refs} ({_shas(data)}){source.with_changes(data['changes'])}", markup=False)
     console.print(f"  run dir:  {data['run_dir']}", markup=False)
 
 
@@ -125,8 +131,8 @@ def print_table(console: Console, results: list[RunResult]) -> None:
     for r in results:
         table.add_row(
             r.scenario,
-            r.ref,
-            r.sha[:12],
+            r.refs,
+            _shas(r.as_dict()),
             r.verdict.headline if r.verdict else "-",
             "yes" if r.matches else "[red]NO[/red]",
             r.failed_task or "",

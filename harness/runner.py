@@ -66,6 +66,14 @@ class RunResult:
     # With a failure expected: did its task run (pass or fail) on every expected host in its step?
     expected_task_ran: bool | None = None
     lost_nodes: dict[str, str] = field(default_factory=dict)  # node -> its container's state at the end
+    # An upgrade across releases (--from): the release that deployed; the steps after it ran at `ref`.
+    from_ref: str | None = None
+    from_sha: str | None = None
+
+    @property
+    def refs(self) -> str:
+        """`v2.26.0 -> v2.27.1` for an upgrade across releases, else the ref."""
+        return f"{self.from_ref} -> {self.ref}" if self.from_ref else self.ref
 
     @property
     def matches(self) -> bool:
@@ -84,6 +92,8 @@ class RunResult:
             "scenario": self.scenario,
             "ref": self.ref,
             "sha": self.sha,
+            "from_ref": self.from_ref,
+            "from_sha": self.from_sha,
             "changes": self.changes,
             "run_id": self.run_id,
             "verdict": self.verdict.value if self.verdict else None,
@@ -108,17 +118,40 @@ class RunResult:
         }
 
 
-def expectation_for(settings: Settings, scenario: Scenario, ref: str, sha: str) -> Expectation | None:
-    """The scenario's expectation for this ref, by name or by the commit it names."""
-    if ref in scenario.expectations:
-        return scenario.expectations[ref]
-    for known_ref, expectation in scenario.expectations.items():
-        try:
-            if source.resolve(settings, known_ref) == sha:
-                return expectation
-        except HarnessError:
-            continue
+def expectation_for(
+    settings: Settings,
+    scenario: Scenario,
+    ref: str,
+    sha: str,
+    from_ref: str | None = None,
+    from_sha: str | None = None,
+) -> Expectation | None:
+    """The scenario's expectation for this ref, by name or by the commit it names; for an upgrade
+    across releases (`from_ref`, `from_sha`), the one for the pair (`v2.26.0 -> v2.27.1`) first,
+    else the new release's."""
+    names = ([f"{from_ref} -> {ref}"] if from_ref else []) + [ref]
+    for name in names:
+        if name in scenario.expectations:
+            return scenario.expectations[name]
+    pairs = {key: value for key, value in scenario.expectations.items() if PAIR in key}
+    for key, expectation in pairs.items() if from_sha else ():
+        old, _, new = key.partition(PAIR)
+        if _names_commit(settings, old, from_sha or "") and _names_commit(settings, new, sha):
+            return expectation
+    for key, expectation in scenario.expectations.items():
+        if key not in pairs and _names_commit(settings, key, sha):
+            return expectation
     return None
+
+
+PAIR = " -> "  # an expectation's key for an upgrade across releases: `OLD -> NEW`
+
+
+def _names_commit(settings: Settings, ref: str, sha: str) -> bool:
+    try:
+        return source.resolve(settings, ref) == sha
+    except HarnessError:
+        return False
 
 
 def run_dir_for(settings: Settings, scenario: str, ref: str, run_id: str) -> Path:
@@ -135,18 +168,26 @@ def run(
     changes: tuple[source.Change, ...] = (),
     sha: str | None = None,
     keep: bool = False,
+    upgrade_from: str | None = None,
 ) -> RunResult:
     """Run a scenario at a ref: at `sha` when the caller resolved it already (the ref is
     resolved once per run, so a moving branch cannot give the report and the worktree two commits).
     With `keep`, a run that got to its end leaves its nodes running for a person to look inside
-    (`harness down RUN_ID` removes them); an interrupted one is removed all the same."""
+    (`harness down RUN_ID` removes them); an interrupted one is removed all the same.
+    With `upgrade_from` (an older release), the steps that run at it (the deploy, by default) run
+    with its Kubespray and Ansible, the others with `ref`'s, on the same nodes and fact cache."""
     scenario = scenarios.load(settings.scenarios_dir, scenario_name)
     sha = sha or source.resolve(settings, ref)
+    from_sha = source.resolve(settings, upgrade_from) if upgrade_from else None
+    if upgrade_from and not any(step.runs_at_from() for step in scenario.steps):
+        raise HarnessError(f"--from {upgrade_from}: no step of scenario {scenario_name} runs at the old release")
     # The scenario's expectations are for the unchanged refs; a change under test is meant to fix.
-    expectation = expect or (Expectation() if changes else expectation_for(settings, scenario, ref, sha))
+    stated = expectation_for(settings, scenario, ref, sha, upgrade_from, from_sha)
+    expectation = expect or (Expectation() if changes else stated)
+    label = f"{upgrade_from} -> {ref}" if upgrade_from else ref
     if expectation is None:
         raise HarnessError(
-            f"scenario {scenario_name} states no expectation for ref {ref}: add one to its scenario.yml "
+            f"scenario {scenario_name} states no expectation for {label}: add one to its scenario.yml "
             "or say it with --expect pass / --expect-fail-task TASK --expect-fail-step STEP "
             "--expect-fail-host HOST --expect-fail-message TEXT"
         )
@@ -159,11 +200,13 @@ def run(
         client, [container_name(node.name, run_id) for node in scenario.nodes], network_name(run_id)
     )
     molecule.write_platforms(scenario)
-    run_dir = run_dir_for(settings, scenario_name, ref, run_id)
+    run_dir = run_dir_for(settings, scenario_name, f"{upgrade_from}-to-{ref}" if upgrade_from else ref, run_id)
     result = RunResult(scenario_name, ref, sha, run_id, run_dir.resolve(), expectation)
+    result.from_ref, result.from_sha = upgrade_from, from_sha
     result.changes = [change.describe() for change in changes]
     applied = source.with_changes(result.changes)
-    progress(f"run {run_id}: {scenario_name} at {ref} ({sha[:12]}){applied}, expecting {expectation.describe()}")
+    shas = f"{from_sha[:12]} -> {sha[:12]}" if from_sha else sha[:12]
+    progress(f"run {run_id}: {scenario_name} at {label} ({shas}){applied}, expecting {expectation.describe()}")
     progress(f"logs in {result.run_dir}")
     if settings.sealed:
         if run_context.egress_allowed(settings, scenario):
@@ -174,11 +217,23 @@ def run(
 
     _mention_leftovers(settings, progress)
     started = time.monotonic()
-    with ownership.own(settings, run_id, run_dir / "kubespray"):
+    worktrees = (run_dir / "kubespray", *([run_dir / run_context.FROM_WORKTREE] if upgrade_from else []))
+    with ownership.own(settings, run_id, worktrees):
         try:
-            context = run_context.prepare(settings, scenario, ref, sha, run_dir, run_id, log=progress, changes=changes)
+            context = run_context.prepare(
+                settings,
+                scenario,
+                ref,
+                sha,
+                run_dir,
+                run_id,
+                log=progress,
+                changes=changes,
+                upgrade_from=(upgrade_from, from_sha) if upgrade_from and from_sha else None,
+            )
         except BaseException:
-            source.remove_worktree(settings, run_dir / "kubespray")
+            for worktree in worktrees:
+                source.remove_worktree(settings, worktree)
             raise
         _record(result, progress, Timing("setup", round(time.monotonic() - started, 1), 0))
         _run_lifecycle(settings, context, scenario, result, progress, keep, started)
@@ -246,9 +301,9 @@ def down(settings: Settings, run_id: str) -> list[str]:
     for run_dir in sorted(settings.runs_dir.glob(f"*-{run_id}")):
         if (run_dir / run_context.CONTEXT_FILE).is_file():
             context = RunContext.load(run_dir)
-            had_worktree = (context.worktree / ".git").exists()
+            present = [worktree for worktree in context.worktrees if (worktree / ".git").exists()]
             _remove_local_state(settings, context, keep_worktree=False)
-            removed += [f"worktree {context.worktree}"] if had_worktree else []
+            removed += [f"worktree {worktree}" for worktree in present]
     return removed
 
 
@@ -260,9 +315,10 @@ def _remove_nodes(run_id: str, client: provider.Client | None = None) -> tuple[i
 
 
 def _remove_local_state(settings: Settings, context: RunContext, keep_worktree: bool) -> None:
-    """The run's worktree, unless it is to be kept (its SSH sockets were the controller's)."""
+    """The run's worktrees, unless they are to be kept (its SSH sockets were the controller's)."""
     if not keep_worktree:
-        source.remove_worktree(settings, context.worktree)
+        for worktree in context.worktrees:
+            source.remove_worktree(settings, worktree)
 
 
 def _lifecycle(
@@ -361,7 +417,7 @@ def _coverage(
         spec = next((s for s in scenario.steps if s.name == step.name), None)
         if spec is None:
             continue
-        tasks = coverage.listing_or_none(settings, context.sha, spec.playbook, progress)
+        tasks = coverage.listing_or_none(settings, context.for_step(spec).sha, spec.playbook, progress)
         tags, skip_tags = scenario.step_tags(spec), spec.skip_tags or []
         found.append(
             coverage.of_step(step.name, spec.playbook, events.read_events(Path(step.events)), tasks, tags, skip_tags)

@@ -68,6 +68,12 @@ class Step(Strict):
     tags: list[str] | None = None  # None: the scenario's tags
     skip_tags: list[str] | None = None
     extra_vars: dict[str, object] = Field(default_factory=dict)
+    # With `harness run --from OLD --ref NEW`: the Kubespray the step runs with. None: the
+    # deploy (phase prepare) with the old release, as the cluster was built; the rest with the new.
+    ref: Literal["from", "to"] | None = None
+
+    def runs_at_from(self) -> bool:
+        return self.ref == "from" if self.ref is not None else self.phase == "prepare"
 
 
 class NodeFile(Strict):

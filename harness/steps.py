@@ -112,7 +112,10 @@ def run_phase(context: RunContext, scenario: Scenario, phase: str) -> list[StepR
         keep_files_before_deploy(context, scenario)
     results = []
     for step in scenario.steps_of(phase):
-        result = run_step(context, scenario, step, inventory_for_step(context, scenario, step))
+        # An upgrade across releases: the old release's steps with its Kubespray and Ansible; the
+        # scenario's inventory and the run's fact cache carry over, as on an admin machine.
+        at = context.for_step(step)
+        result = run_step(at, scenario, step, inventory_for_step(at, scenario, step))
         results.append(result)
         if result.rc != 0:
             break

@@ -128,7 +128,7 @@ def list_tasks(settings: Settings, sha: str, playbook: str, log: Callable[[str],
     worktree = scratch / "kubespray"
     try:
         # Owned like a run: if the harness dies here, its guard removes the container and worktree.
-        with ownership.own(settings, run_id, worktree):
+        with ownership.own(settings, run_id, (worktree,)):
             source.add_worktree(settings, sha, worktree)
             image = images.ensure_controller_image(settings, worktree / "requirements.txt", log)
             hosts = scratch / "hosts.yml"

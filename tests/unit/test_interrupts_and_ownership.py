@@ -160,7 +160,7 @@ def test_a_guard_told_the_run_is_done_leaves_without_cleaning(settings: Settings
 
 
 def test_a_run_the_engine_left_keeps_its_lock_for_gc_and_says_so_in_one_line(settings: Settings) -> None:
-    with pytest.raises(HarnessError) as caught, ownership.own(settings, "r4", Path("/nonexistent/worktree")):
+    with pytest.raises(HarnessError) as caught, ownership.own(settings, "r4", (Path("/nonexistent/worktree"),)):
         raise requests.exceptions.ConnectionError("Connection aborted.")  # as the SDK lets it through
 
     assert caught.value.message == (

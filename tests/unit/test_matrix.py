@@ -298,3 +298,18 @@ def test_a_bisection_reads_as_the_cells_of_its_probes(tmp_path: Path) -> None:
         ("e0a141ab12b2", "expected-failure", True),
         ("a51e7dd07d66", "unexpected-failure", False),
     ]
+
+
+def test_a_cell_may_be_an_upgrade_across_releases_named_by_both(tmp_path: Path) -> None:
+    path = _matrix_file(
+        tmp_path,
+        "cells:\n"
+        "  - {scenario: upgrade-node-based, from: v2.26.0, ref: v2.27.1}\n"
+        "  - {scenario: upgrade-node-based, ref: v2.27.1}\n",
+    )
+
+    pair, single = matrix.load(path, SCENARIOS)
+
+    assert (pair.upgrade_from, pair.ref, pair.label) == ("v2.26.0", "v2.27.1", "upgrade-node-based@v2.26.0->v2.27.1")
+    assert (single.upgrade_from, single.label) == (None, "upgrade-node-based@v2.27.1")
+    assert matrix.select([pair, single], ["*@v2.26.0->*"]) == [pair]

@@ -22,7 +22,7 @@ from harness import context as run_context
 from harness import events, molecule, runner, steps
 from harness.checks import CheckResults
 from harness.context import RunContext
-from harness.scenario import Scenario, Step
+from harness.scenario import Expectation, Scenario, Step
 from harness.scenario import load as load_scenario
 from harness.settings import Settings
 
@@ -297,3 +297,70 @@ def test_a_saved_context_keeps_whether_egress_is_allowed(context: RunContext) ->
     for allowed in (False, True):
         dataclasses.replace(context, allow_egress=allowed).save()
         assert RunContext.load(context.run_dir).allow_egress is allowed
+
+
+# --- an upgrade across releases (--from) --------------------------------------------------------
+
+
+def _upgrade_context(context: RunContext) -> RunContext:
+    return dataclasses.replace(
+        context,
+        from_ref="v2.26.0",
+        from_sha="f9ebd45c7496",
+        from_worktree=str(context.run_dir / "kubespray-from"),
+        from_controller_image="kubespray-harness/controller:old",
+    )
+
+
+def test_an_upgrade_across_releases_deploys_with_the_old_release_and_upgrades_with_the_new(context) -> None:
+    upgrade = _upgrade_context(context)
+    deploy, upgrade_kw_1 = UPGRADE.steps[0], UPGRADE.steps[2]
+
+    old = upgrade.for_step(deploy)
+    new = upgrade.for_step(upgrade_kw_1)
+
+    assert (old.ref, old.sha, old.worktree, old.controller_image) == (
+        "v2.26.0",
+        "f9ebd45c7496",
+        context.run_dir / "kubespray-from",
+        "kubespray-harness/controller:old",
+    )
+    assert (new.ref, new.sha, new.worktree, new.controller_image) == (
+        "v2.27.1",
+        "45140b558266",
+        context.worktree,
+        "kubespray-harness/controller:x",
+    )
+    assert old.facts_dir == new.facts_dir and old.inventory_dir == new.inventory_dir  # carried over
+
+
+def test_a_step_may_say_which_release_it_runs_with(context) -> None:
+    upgrade = _upgrade_context(context)
+
+    assert upgrade.for_step(Step(name="s", playbook="facts.yml", ref="from")).ref == "v2.26.0"
+    assert upgrade.for_step(Step(name="s", playbook="cluster.yml", phase="prepare", ref="to")).ref == "v2.27.1"
+
+
+def test_without_from_every_step_runs_at_the_ref(context) -> None:
+    assert [context.for_step(step) for step in UPGRADE.steps] == [context] * len(UPGRADE.steps)
+    assert context.worktrees == [context.worktree]
+    assert _upgrade_context(context).worktrees == [context.worktree, context.run_dir / "kubespray-from"]
+
+
+def test_an_upgrade_across_releases_takes_the_pairs_expectation_before_the_new_releases(tmp_path) -> None:
+    pair = Expectation()
+    data = UPGRADE.model_copy(update={"expectations": {**UPGRADE.expectations, "v2.26.0 -> v2.27.0": pair}})
+    settings = Settings.from_env({"HARNESS_CACHE_DIR": str(tmp_path)})
+
+    assert runner.expectation_for(settings, data, "v2.27.0", "sha", "v2.26.0") is pair
+    assert runner.expectation_for(settings, data, "v2.27.1", "sha", "v2.26.0") is UPGRADE.expectations["v2.27.1"]
+
+
+def test_the_report_names_both_releases_of_an_upgrade_across_releases(tmp_path) -> None:
+    result = runner.RunResult("upgrade-node-based", "v2.27.1", "45140b558266" + "0" * 28, "r", tmp_path, Expectation())
+    result.from_ref, result.from_sha = "v2.26.0", "f9ebd45c7496" + "0" * 28
+
+    data = result.as_dict()
+
+    assert result.refs == "v2.26.0 -> v2.27.1"
+    assert (data["from_ref"], data["from_sha"][:12], data["ref"]) == ("v2.26.0", "f9ebd45c7496", "v2.27.1")
