@@ -48,6 +48,9 @@ class BisectOptions:
     # The failure to look for; default: the scenario's expectation for the bad ref.
     bug: FailureExpectation | None = None
     budget: int | None = None  # at most this many scenario runs (ends included)
+    # Which commit broke upgrades from a given release: every probe deploys at this older
+    # release and upgrades at the probed commit (harness run --from).
+    upgrade_from: str | None = None
 
 
 @dataclass
@@ -109,9 +112,11 @@ class BisectResult:
         }
 
 
-def bug_of(settings: Settings, scenario: Scenario, bad_ref: str, bad_sha: str) -> FailureExpectation:
-    """The failure the bisect looks for: the scenario's for the buggy ref, or its only one."""
-    expectation = runner.expectation_for(settings, scenario, bad_ref, bad_sha)
+def bug_of(
+    settings: Settings, scenario: Scenario, bad_ref: str, bad_sha: str, upgrade_from: tuple[str, str] | None = None
+) -> FailureExpectation:
+    """The failure the bisect looks for: the scenario's for the buggy ref (or the pair), or its only one."""
+    expectation = runner.expectation_for(settings, scenario, bad_ref, bad_sha, *(upgrade_from or (None, None)))
     if expectation is not None and expectation.fail is not None:
         return expectation.fail
     failures = {exp.fail for exp in scenario.expectations.values() if exp.fail is not None}
@@ -128,14 +133,25 @@ def bisect(settings: Settings, options: BisectOptions, progress: Callable[[str],
         raise HarnessError(f"--find {options.find}: give regression or fix")
     scenario = scenarios.load(settings.scenarios_dir, options.scenario)
     good, bad = source.resolve(settings, options.good), source.resolve(settings, options.bad)
-    bug = options.bug or bug_of(settings, scenario, options.bad, bad)
+    upgrade_from = None
+    if options.upgrade_from:
+        upgrade_from = (options.upgrade_from, source.resolve(settings, options.upgrade_from))
+    bug = options.bug or bug_of(settings, scenario, options.bad, bad, upgrade_from)
     old, new = (good, bad) if options.find == "regression" else (bad, good)
     repo = source.ensure_clone(settings)
     _check_order(repo, options, old, new)
     directory = settings.make_run_dir("bisect", scenario.name)
-    config = {"scenario": scenario.name, "find": options.find, "bug": bug.model_dump(), "budget": options.budget}
+    config = {
+        "scenario": scenario.name,
+        "find": options.find,
+        "bug": bug.model_dump(),
+        "budget": options.budget,
+        "from": upgrade_from[1] if upgrade_from else None,  # its commit: every probe deploys the same
+    }
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     progress(f"bisect {scenario.name}: first {TERMS[options.find][1]} commit between {old[:12]} and {new[:12]}")
+    if upgrade_from:
+        progress(f"each probe deploys at {upgrade_from[0]} ({upgrade_from[1][:12]}) and upgrades at the probed commit")
     progress(f"the bug: {bug.describe()}; other failures skip the commit")
     started = time.monotonic()
     result = BisectResult(scenario.name, options.find, good, bad, None, directory=str(directory))
@@ -293,7 +309,13 @@ def probe_commit(settings: Settings, directory: Path, sha: str) -> str:
     bug = Expectation(fail=FailureExpectation(**config["bug"]))
     started = time.monotonic()
     try:
-        run = runner.run(replace(settings, runs_dir=directory / "runs"), config["scenario"], sha, bug)
+        run = runner.run(
+            replace(settings, runs_dir=directory / "runs"),
+            config["scenario"],
+            sha,
+            bug,
+            upgrade_from=config.get("from"),
+        )
         assert run.verdict is not None
         verdict, run_dir, report = repro_verdict(run.verdict).value, str(run.run_dir), run.as_dict()
         detail = f"{run.failed_task}: {run.failed_message}" if run.failed_task else ""

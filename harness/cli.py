@@ -235,6 +235,12 @@ def _parser() -> argparse.ArgumentParser:
     bs.add_argument(
         "--trust-ends", action="store_true", help="do not run --good and --bad first to check they are what they say"
     )
+    bs.add_argument(
+        "--from",
+        dest="upgrade_from",
+        metavar="REF",
+        help="find the commit that broke (or fixed) upgrades from this release: each probe deploys at it",
+    )
     bs.add_argument("--report-json", type=Path, help="write the result as JSON here")
     bs.set_defaults(func=_cmd_bisect)
 
@@ -420,7 +426,9 @@ def _cmd_repro(args: argparse.Namespace, settings: Settings, console: Console) -
 
 
 def _cmd_bisect(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    options = bisect.BisectOptions(args.scenario, args.good, args.bad, args.find, args.trust_ends)
+    options = bisect.BisectOptions(
+        args.scenario, args.good, args.bad, args.find, args.trust_ends, upgrade_from=args.upgrade_from
+    )
     result = bisect.bisect(settings, options, progress=_progress(console))
     data = result.as_dict()
     _write_json(Path(result.directory) / "bisect-result.json", data)
