@@ -166,7 +166,14 @@ def _bisect(settings: Settings, finding: Finding, budget: int | None, progress: 
         finding.not_bisected = "the cell ran with a patch or cherry-pick: bisect it by hand"
         return
     options = bisect.BisectOptions(
-        after.spec.scenario, before.sha, after.sha, "regression", trust_ends=True, bug=bug, budget=budget
+        after.spec.scenario,
+        before.sha,
+        after.sha,
+        "regression",
+        trust_ends=True,
+        bug=bug,
+        budget=budget,
+        upgrade_from=after.spec.upgrade_from,  # an upgrade cell: which commit broke upgrades from its release
     )
     progress(f"bisecting {after.spec.label} between {before.sha[:12]} and {after.sha[:12]}")
     try:
