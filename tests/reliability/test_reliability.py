@@ -1,7 +1,8 @@
 """The reliability suite (`make test-reliability`; also in `make test-all` and the nightly
 workflow, never in `make test`): every way a run can end leaves nothing behind, runs side by
-side and runs repeated get the verdicts they should, a node killed mid-run is said to be lost
-(never an expected failure, never a hang), and the machine's kernel settings read the
+side and runs repeated get the verdicts they should, two harnesses needing the same new image
+build it once, a node killed mid-run is said to be lost (never an expected failure, never a
+hang), and the machine's kernel settings read the
 same after the suite. Each test adds its figures to `runs/reliability.json` (the README's table).
 
 How much it does is set from the environment: RELIABILITY_INTERRUPTIONS (20), RELIABILITY_REPEATS
@@ -226,6 +227,32 @@ def test_a_node_killed_mid_run_is_a_lost_node_never_an_expected_failure(
     assert report["failed_task"] == "node lost (kw-1)", report
     assert report["lost_nodes"] == {"kw-1": "exited (137)"}, report
     assert leftovers(docker_engine, run_id) == []
+
+
+def test_two_harnesses_needing_the_same_new_image_build_it_once_and_both_succeed(docker_engine, tmp_path, figures):
+    # Debian's mirror with its port spelt out: base, node and lb images nobody built yet.
+    env = {**os.environ, "HARNESS_CACHE_DIR": str(tmp_path / "cache"), "HARNESS_BASE_IMAGE_SOURCE": "debootstrap",
+           "HARNESS_DEBIAN_MIRROR": "http://deb.debian.org:80/debian"}  # fmt: skip
+    started = time.monotonic()
+    procs = [
+        subprocess.Popen([*HARNESS, "images"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        for _ in range(2)
+    ]
+    outputs = [proc.communicate(timeout=1800)[0] for proc in procs]
+    built = sorted({line.split()[-1] for out in outputs for line in out.splitlines() if line.startswith("node image:")})
+    try:
+        figures["same_image_at_once"] = {"exit": [p.returncode for p in procs], "seconds": _since(started)}
+        assert [proc.returncode for proc in procs] == [0, 0], outputs
+        assert sum("bootstrapping" in out for out in outputs) == 1, outputs  # the other waited, then found it
+        assert len(built) == 1, outputs
+    finally:
+        for out in outputs:
+            for line in out.splitlines():
+                if line.startswith(("node image:", "lb image:", "building ", "no registry answers")):
+                    tag = next(word for word in line.split() if word.startswith("kubespray-harness/"))
+                    subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
+        # The `:current` aliases (for a bare `molecule test`) back on the machine's own images.
+        subprocess.run([*HARNESS, "images"], capture_output=True, timeout=1800, check=False)
 
 
 def test_the_machines_kernel_settings_read_the_same_after_the_suite(kernel_before, figures):
