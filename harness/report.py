@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.kubespray import source
-from harness.runner import RunResult
+from harness.runner import RunResult, upgrade_label
 from harness.text import one_line
 
 
@@ -29,7 +29,7 @@ def write_json(results: list[RunResult], path: Path) -> None:
 
 def _shas(data: dict[str, Any]) -> str:
     """The run's commit; for an upgrade across releases, both (`old -> new`)."""
-    return f"{data['from_sha'][:12]} -> {data['sha'][:12]}" if data.get("from_sha") else data["sha"][:12]
+    return upgrade_label(data["sha"][:12], (data.get("from_sha") or "")[:12])
 
 
 def print_summary(console: Console, result: RunResult) -> None:
@@ -93,7 +93,7 @@ def print_repro(console: Console, data: dict[str, Any]) -> None:
         console.print(f"  differs:  {difference}", markup=False)
     if data.get("cannot_reproduce_here"):
         console.print(f"  why:      {data['cannot_reproduce_here']}", markup=False)
-    refs = f"{data['from_ref']} -> {data['ref']}" if data.get("from_ref") else data["ref"]
+    refs = upgrade_label(data["ref"], data.get("from_ref"))
     console.print(f"  ref:      {refs} ({_shas(data)}){source.with_changes(data['changes'])}", markup=False)
     console.print(f"  run dir:  {data['run_dir']}", markup=False)
 

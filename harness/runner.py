@@ -31,6 +31,12 @@ ARTIFACTS = {"haproxy.cfg": "/etc/haproxy/haproxy.cfg", "nginx.conf": "/etc/ngin
 REPORT_FILE = "report.json"  # in every run directory, whatever command ran it
 # report.json's version: `expected` is the verdict the run should get, `expectation` says it in words.
 REPORT_SCHEMA = 1
+PAIR = " -> "  # an upgrade across releases, as reports and expectation keys name it: `OLD -> NEW`
+
+
+def upgrade_label(new: str, old: str | None = None) -> str:
+    """`old -> new` for an upgrade across releases (refs or shas), else `new`."""
+    return f"{old}{PAIR}{new}" if old else new
 
 
 @dataclass
@@ -73,7 +79,7 @@ class RunResult:
     @property
     def refs(self) -> str:
         """`v2.26.0 -> v2.27.1` for an upgrade across releases, else the ref."""
-        return f"{self.from_ref} -> {self.ref}" if self.from_ref else self.ref
+        return upgrade_label(self.ref, self.from_ref)
 
     @property
     def matches(self) -> bool:
@@ -129,7 +135,7 @@ def expectation_for(
     """The scenario's expectation for this ref, by name or by the commit it names; for an upgrade
     across releases (`from_ref`, `from_sha`), the one for the pair (`v2.26.0 -> v2.27.1`) first,
     else the new release's."""
-    names = ([f"{from_ref} -> {ref}"] if from_ref else []) + [ref]
+    names = ([upgrade_label(ref, from_ref)] if from_ref else []) + [ref]
     for name in names:
         if name in scenario.expectations:
             return scenario.expectations[name]
@@ -142,9 +148,6 @@ def expectation_for(
         if key not in pairs and _names_commit(settings, key, sha):
             return expectation
     return None
-
-
-PAIR = " -> "  # an expectation's key for an upgrade across releases: `OLD -> NEW`
 
 
 def _names_commit(settings: Settings, ref: str, sha: str) -> bool:
@@ -182,9 +185,10 @@ def run(
     if upgrade_from and not any(step.runs_at_from() for step in scenario.steps):
         raise HarnessError(f"--from {upgrade_from}: no step of scenario {scenario_name} runs at the old release")
     # The scenario's expectations are for the unchanged refs; a change under test is meant to fix.
-    stated = expectation_for(settings, scenario, ref, sha, upgrade_from, from_sha)
-    expectation = expect or (Expectation() if changes else stated)
-    label = f"{upgrade_from} -> {ref}" if upgrade_from else ref
+    expectation = expect or (
+        Expectation() if changes else expectation_for(settings, scenario, ref, sha, upgrade_from, from_sha)
+    )
+    label = upgrade_label(ref, upgrade_from)
     if expectation is None:
         raise HarnessError(
             f"scenario {scenario_name} states no expectation for {label}: add one to its scenario.yml "
@@ -205,7 +209,7 @@ def run(
     result.from_ref, result.from_sha = upgrade_from, from_sha
     result.changes = [change.describe() for change in changes]
     applied = source.with_changes(result.changes)
-    shas = f"{from_sha[:12]} -> {sha[:12]}" if from_sha else sha[:12]
+    shas = upgrade_label(sha[:12], from_sha and from_sha[:12])
     progress(f"run {run_id}: {scenario_name} at {label} ({shas}){applied}, expecting {expectation.describe()}")
     progress(f"logs in {result.run_dir}")
     if settings.sealed:
