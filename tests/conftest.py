@@ -41,7 +41,6 @@ LANES = {
     "test_repro_report.py": "lane-b",  # 5: report_2_repro
     "test_bisect_adjacent.py": "lane-b",  # 0.1: git only (the ends are trusted)
     "test_etc_hosts_tasks_of_real_refs.py": "lane-b",  # 0.1: git only
-    "test_nginx_scenario.py": "lane-b",  # 8.5: one run, kept, then `harness down`
     # make test-all only (marker `long`); measured in make test-all, the lanes beside each other
     "test_nightly_regression.py": "lane-a",  # 60: two nights, a rerun and a bisection (scale)
     "test_bisect_scale_fix.py": "lane-a",  # 25: ends and probes of the scale scenario
@@ -52,6 +51,7 @@ LANES = {
     "test_corpus_all.py": "lane-a",  # every corpus case, one replay at a time
     "test_hostile_report_end_to_end.py": "lane-a",  # 10: a repro of Report 1 carrying payloads
     "test_upgrade_across_releases.py": "lane-b",  # 15: two upgrades from v2.26.0, -j 2
+    "test_nginx_scenario.py": "lane-a",  # 8.5: one run, kept, then `harness down`
     "test_reliability.py": "lane-b",  # 80: interruptions, three runs side by side, repeats
     "test_engine_stop.py": "lane-b",  # 2: deselected there (marker engine_stop); make test-engine-stop
 }

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import HARNESS, leftovers
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]  # make test-all: make test keeps to 25 minutes
 
 SCENARIO = "upgrade-node-based-nginx"
 LOAD_STREAM = "load_module /usr/lib/nginx/modules/ngx_stream_module.so;"  # Debian's nginx: see the check
