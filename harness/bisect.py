@@ -147,6 +147,7 @@ def bisect(settings: Settings, options: BisectOptions, progress: Callable[[str],
         "bug": bug.model_dump(),
         "budget": options.budget,
         "from": upgrade_from[1] if upgrade_from else None,  # its commit: every probe deploys the same
+        "reuse": settings.reuse_deploys,  # ... so the first deploy saved serves the other probes
     }
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     progress(f"bisect {scenario.name}: first {TERMS[options.find][1]} commit between {old[:12]} and {new[:12]}")
@@ -310,7 +311,7 @@ def probe_commit(settings: Settings, directory: Path, sha: str) -> str:
     started = time.monotonic()
     try:
         run = runner.run(
-            replace(settings, runs_dir=directory / "runs"),
+            replace(settings, runs_dir=directory / "runs", reuse_deploys=config.get("reuse", True)),
             config["scenario"],
             sha,
             bug,

@@ -22,6 +22,7 @@ from rich.live import Live
 from harness import (
     bisect,
     corpus,
+    deploys,
     images,
     interrupts,
     matrix,
@@ -64,6 +65,14 @@ def _add_egress_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_reuse_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-reuse",
+        action="store_true",
+        help="with --from: deploy the old release afresh, not from the saved deploy (harness deploys lists them)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # No wrapping, and wide tables in logs: paths and messages stay greppable.
@@ -73,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         if getattr(args, "allow_egress", False):
             settings = replace(settings, allow_egress=True)
+        if getattr(args, "no_reuse", False):
+            settings = replace(settings, reuse_deploys=False)
         return args.func(args, settings, console)
     except HarnessError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -165,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_change_options(run)
     _add_egress_option(run)
+    _add_reuse_option(run)
     run.set_defaults(func=_cmd_run)
 
     mx = sub.add_parser("matrix", help="run scenario x ref cells, N at a time, and report them together")
@@ -184,6 +196,7 @@ def _parser() -> argparse.ArgumentParser:
         "--bisect-budget", type=int, default=8, help="scenario runs each regression's bisection may make (default 8)"
     )
     _add_change_options(mx)
+    _add_reuse_option(mx)
     mx.set_defaults(func=_cmd_matrix)
 
     mr = sub.add_parser(
@@ -242,6 +255,7 @@ def _parser() -> argparse.ArgumentParser:
         help="find the commit that broke (or fixed) upgrades from this release: each probe deploys at it",
     )
     bs.add_argument("--report-json", type=Path, help="write the result as JSON here")
+    _add_reuse_option(bs)
     bs.set_defaults(func=_cmd_bisect)
 
     probe = sub.add_parser("bisect-probe", help="(called by git bisect run) run one commit of a bisection")
@@ -262,6 +276,9 @@ def _parser() -> argparse.ArgumentParser:
         help="also remove this labelled run that no harness run here owned (a bare `molecule test`, say)",
     )
     gc.set_defaults(func=_cmd_gc)
+    dp = sub.add_parser("deploys", help="list the saved deploys upgrades across releases reuse (--from)")
+    dp.add_argument("--remove", action="store_true", help="remove them all, node images and fact caches")
+    dp.set_defaults(func=_cmd_deploys)
     sub.add_parser("images", help="build the node images if their inputs changed").set_defaults(func=_cmd_images)
     sub.add_parser("list", help="list the scenarios").set_defaults(func=_cmd_list)
     sub.add_parser(
@@ -486,6 +503,16 @@ def _cmd_gc(args: argparse.Namespace, settings: Settings, console: Console) -> i
 def _check_run_id(run_id: str) -> None:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", run_id):
         raise HarnessError(f"{run_id!r} is not a run id: give the one `harness run` printed (8 hex digits)")
+
+
+def _cmd_deploys(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    if args.remove:
+        removed = deploys.remove_all(settings)
+        console.print("\n".join(f"removed {line}" for line in removed) or "no saved deploy", markup=False)
+        return 0
+    for deploy in deploys.saved(settings):
+        console.print(f"{deploy.key}: {deploy.scenario}, {deploy.describe()}, subnet {deploy.subnet}", markup=False)
+    return 0
 
 
 def _cmd_images(args: argparse.Namespace, settings: Settings, console: Console) -> int:

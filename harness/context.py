@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from harness import images, inventory
+from harness import deploys, images, inventory, subnets
 from harness import scenario as scenarios
 from harness.errors import HarnessError
 from harness.kubespray import source
@@ -43,6 +44,12 @@ class RunContext:
     from_sha: str = ""
     from_worktree: str = ""
     from_controller_image: str = ""
+    # The run's network's /24 (harness.subnets); empty until the runner created the network.
+    subnet: str = ""
+    # Saved deploys (harness.deploys): the folder of the one this run boots its nodes from and
+    # restores instead of deploying, or the one a passed deploy is saved to.
+    saved_deploy: str = ""
+    save_deploy_to: str = ""
 
     def for_step(self, step: scenarios.Step) -> RunContext:
         """The context a step runs in: the old release's Kubespray for a `from` step of an upgrade
@@ -106,16 +113,33 @@ class RunContext:
         data["allow_egress"] = data.get("allow_egress", "True") == "True"
         return cls(**data)
 
-    def molecule_env(self) -> dict[str, str]:
+    def image_of(self, node: scenarios.Node) -> str:
+        """The image a node boots: its saved deploy's, else the load balancer's or the nodes'."""
+        if self.saved_deploy:
+            return deploys.image_for(Path(self.saved_deploy).name, node.name)
+        return self.lb_image if node.role == "loadbalancer" else self.node_image
+
+    def molecule_env(self, scenario: scenarios.Scenario) -> dict[str, str]:
         """What molecule.yml interpolates and what `harness step` reads."""
-        return {
+        env = {
             "HARNESS_RUN_ID": self.run_id,
             "HARNESS_RUN_DIR": str(self.run_dir),
-            "HARNESS_NODE_IMAGE": self.node_image,
-            "HARNESS_LB_IMAGE": self.lb_image,
             "HARNESS_NETWORK_INTERNAL": "false" if self.allow_egress else "true",
             "HARNESS_SCENARIOS_DIR": str(self.scenarios_dir),
+            **{image_variable(node.name): self.image_of(node) for node in scenario.nodes},
         }
+        if self.subnet:
+            env.update(
+                HARNESS_SUBNET=self.subnet,
+                HARNESS_SUBNET_PREFIX=subnets.prefix(self.subnet),
+                HARNESS_IP_RANGE=subnets.dynamic_range(self.subnet),
+            )
+        return env
+
+
+def image_variable(node: str) -> str:
+    """The environment variable molecule.yml takes a node's image from."""
+    return "HARNESS_IMAGE_" + re.sub(r"[^A-Za-z0-9]", "_", node).upper()
 
 
 def new_run_id() -> str:
@@ -153,6 +177,7 @@ def prepare(
             "from_worktree": str(old_worktree.resolve()),
             "from_controller_image": images.ensure_controller_image(settings, old_worktree / "requirements.txt", log),
         }
+    saved_deploy, save_deploy_to = _saved_deploy(settings, scenario, node_images, old, log)
     context = RunContext(
         scenario=scenario.name,
         ref=ref,
@@ -165,11 +190,28 @@ def prepare(
         lb_image=node_images.lb,
         allow_egress=egress_allowed(settings, scenario),
         scenarios_dir=settings.scenarios_dir,
+        saved_deploy=saved_deploy,
+        save_deploy_to=save_deploy_to,
         **old,
     )
     _new_ssh_key(context.ssh_key)
     context.save()
     return context
+
+
+def _saved_deploy(
+    settings: Settings, scenario: scenarios.Scenario, node_images: images.NodeImages, old: dict[str, str], log
+) -> tuple[str, str]:
+    """For an upgrade across releases: (the saved deploy to boot, or ""; where to save the deploy)."""
+    if not old or not all(step.runs_at_from() for step in scenario.steps_of("prepare")):
+        return "", ""  # only a deploy made wholly by the old release is the same for every new one
+    egress = egress_allowed(settings, scenario)
+    key = deploys.key_for(scenario, old["from_sha"], node_images.node, node_images.lb, egress)
+    found = deploys.find(settings, key) if settings.reuse_deploys else None
+    if found is not None:
+        log(f"reusing {found.describe()} (--no-reuse deploys afresh)")
+        return str(deploys.deploys_dir(settings) / key), ""
+    return "", str(deploys.deploys_dir(settings) / key)
 
 
 def _checkout(settings: Settings, sha: str, worktree: Path) -> bool:

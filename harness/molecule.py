@@ -21,7 +21,9 @@ from pathlib import Path
 
 import jinja2
 
-from harness.context import RunContext
+from harness import scenario as scenarios
+from harness import subnets
+from harness.context import RunContext, image_variable
 from harness.errors import HarnessError
 from harness.scenario import Scenario
 from harness.settings import PROJECT_ROOT, environ_without_ansible_settings
@@ -31,6 +33,7 @@ from harness.settings import PROJECT_ROOT, environ_without_ansible_settings
 SEQUENCE = ("create", "prepare", "converge", "verify")
 EXIT_TIMED_OUT = 124  # as timeout(1) says it
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+DEFAULT_NODE_IMAGE = "kubespray-harness/node:current"  # what `molecule test -s` boots without the harness
 BASE_CONFIG = PROJECT_ROOT / ".config" / "molecule" / "config.yml"
 PLATFORMS_FILE = "molecule.yml"
 _TEMPLATES = jinja2.Environment(
@@ -45,10 +48,22 @@ _TEMPLATES = jinja2.Environment(
 def render_platforms(scenario: Scenario) -> str:
     """The scenario's molecule.yml: one platform per node, named and grouped as scenario.yml says."""
     nodes = [
-        {"name": node.name, "groups": node.molecule_groups, "loadbalancer": node.role == "loadbalancer"}
-        for node in scenario.nodes
+        {
+            "name": node.name,
+            "groups": node.molecule_groups,
+            "image_variable": image_variable(node.name),
+            "default_image": "kubespray-harness/lb:current" if node.role == "loadbalancer" else DEFAULT_NODE_IMAGE,
+            "host": subnets.node_host(index),
+        }
+        for index, node in enumerate(scenario.nodes)
     ]
-    return _TEMPLATES.get_template("molecule.yml.j2").render(nodes=nodes)
+    standalone = subnets.STANDALONE_SUBNET
+    return _TEMPLATES.get_template("molecule.yml.j2").render(
+        nodes=nodes,
+        standalone_subnet=standalone,
+        standalone_prefix=subnets.prefix(standalone),
+        standalone_range=subnets.dynamic_range(standalone),
+    )
 
 
 def write_platforms(scenario: Scenario) -> Path:
@@ -95,7 +110,7 @@ def molecule_env(context: RunContext) -> dict[str, str]:
         MOLECULE_EPHEMERAL_DIRECTORY=str(context.run_dir / "molecule"),
         ANSIBLE_FORCE_COLOR="0",
         PY_COLORS="0",
-        **context.molecule_env(),
+        **context.molecule_env(scenarios.load(context.scenarios_dir, context.scenario)),
     )
     return env
 

@@ -13,6 +13,7 @@ import io
 import secrets
 import tarfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -22,6 +23,7 @@ import requests
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 
+from harness import subnets
 from harness.errors import HarnessError, disk_full_message, is_disk_full
 
 Client = docker.DockerClient
@@ -29,6 +31,7 @@ Client = docker.DockerClient
 ENGINE_GONE = (DockerException, requests.exceptions.ConnectionError)  # and EngineGone, from connect()
 RUN_LABEL = "kubespray-harness.run-id"
 IMAGE_LABEL = "kubespray-harness.inputs"
+SAVED_DEPLOY_LABEL = "kubespray-harness.saved-deploy"  # a node image of a saved deploy (harness.deploys)
 # Where a file for a node waits before it is copied into place: on the node's own filesystem
 # (the engine's archive API cannot reach the node's tmpfs mounts, /run among them).
 STAGING = "/var/lib/kubespray-harness/staging"
@@ -114,6 +117,39 @@ def assert_names_free(client: Client, containers: list[str], network: str) -> No
         )
 
 
+class SubnetTaken(HarnessError):
+    """Every subnet the run could have is held by another network."""
+
+
+def network_subnets(client: Client) -> list[str]:
+    """The subnets of every network the engine has (the runs', the bridge, anyone's)."""
+    return [
+        pool["Subnet"]
+        for network in client.networks.list()
+        for pool in ((network.attrs.get("IPAM") or {}).get("Config") or [])
+        if pool.get("Subnet")
+    ]
+
+
+def create_run_network(client: Client, name: str, run_id: str, internal: bool, choices: Iterable[str]) -> str:
+    """Create the run's network on the first subnet of `choices` the engine accepts; return it.
+    The engine refuses a subnet another network holds, so runs starting together never share one."""
+    for subnet in choices:
+        ipam = docker.types.IPAMConfig(
+            pool_configs=[docker.types.IPAMPool(subnet=subnet, iprange=subnets.dynamic_range(subnet))]
+        )
+        try:
+            client.networks.create(
+                name, driver="bridge", internal=internal, labels={RUN_LABEL: run_id}, ipam=ipam, check_duplicate=True
+            )
+        except APIError as exc:
+            if "overlap" in str(exc).lower():
+                continue  # another run took it since the list was read
+            raise
+        return subnet
+    raise SubnetTaken("no free /24 is left in the pool for the run's network")
+
+
 @dataclass(frozen=True)
 class Node:
     """One running node of a run, as the engine sees it (kind's Node handle): what the harness
@@ -153,6 +189,20 @@ class Node:
         if exit_code != 0:
             raise HarnessError(f"{what} on {self.container.name}: {output.strip()}")
 
+    def save_as_image(self, image: str, label: str, value: str) -> None:
+        """Commit the node's disk as `image` (repository:tag), labelled `label=value`. The unit
+        folders the node serves from tmpfs copies (images/node/vm-files.sh) go back onto its disk
+        first; /run is empty after a reboot anyway. The engine leaves /etc/hosts, resolv.conf and
+        hostname out of the image (empty files): see harness.deploys.NODE_FILES."""
+        self._must(["sh", "-c", _UNITS_TO_DISK], "cannot write the node's unit folders back to its disk")
+        repository, tag = image.rsplit(":", 1)
+        try:
+            self.container.commit(repository, tag, changes=[f"LABEL {label}={value}"])
+        except APIError as exc:
+            output = str(exc.explanation or exc)
+            what = f"saving node {self.name} as {image}"
+            raise HarnessError(disk_full_message(what) if is_disk_full(output) else f"{what}: {output}") from exc
+
     def authorize_ssh_key(self, public_key: str) -> None:
         """Let the holder of the run's key log in to the node as root."""
         # $HOME: the node's root home, as `docker exec` sets it for the image's user.
@@ -161,6 +211,36 @@ class Node:
             '{ grep -qxF "$1" "$keys" || printf "%s\\n" "$1" >> "$keys"; }'
         )
         self._must(["sh", "-c", script, "authorize", public_key.strip()], "cannot authorize the run's SSH key")
+
+
+# A bind mount of / shows the node's own disk under the tmpfs copies of the unit folders (their
+# folders stay: they are mount points, busy).
+_UNITS_TO_DISK = """set -eu
+disk=$(mktemp -d /var/tmp/disk.XXXXXX)
+mount --bind / "$disk"
+trap 'umount "$disk" && rmdir "$disk"' EXIT
+for d in /usr/lib/systemd/system /etc/systemd/system; do
+  if grep -q " $d " /proc/self/mountinfo; then
+    find "$disk$d" -mindepth 1 -delete && cp -a "$d/." "$disk$d/"
+  fi
+done
+"""
+
+
+def remove_labelled_images(client: Client, label: str) -> list[str]:
+    """Remove the images carrying `label`; those a container still uses stay (their tags)."""
+    in_use = []
+    for image in client.images.list(filters={"label": label}):
+        for tag in image.tags or [image.id]:
+            try:
+                client.images.remove(tag)
+            except NotFound:
+                continue
+            except APIError as exc:
+                if exc.status_code != 409:
+                    raise
+                in_use.append(tag)
+    return in_use
 
 
 def _tar_of(name: str, data: bytes) -> bytes:

@@ -46,7 +46,8 @@ def print_steps(console: Console, result: RunResult) -> None:
     table.add_column("depth: task results; share of the playbook's tasks the tags select")
     depth = {step.step: step.describe() for step in result.coverage}
     for step in result.steps:
-        table.add_row(step.name, f"{step.seconds:.1f}", str(step.rc), depth.get(step.name, ""))
+        name = f"{step.name} (reused)" if step.reused else step.name
+        table.add_row(name, f"{step.seconds:.1f}", str(step.rc), depth.get(step.name, ""))
     table.add_row("[b]wall (all of the run)[/b]", f"{result.wall_seconds:.1f}", "", "")
     console.print(table)
 
@@ -65,6 +66,8 @@ def print_verdict(console: Console, result: RunResult) -> None:
         console.print(f"  differs: {difference}", markup=False)
     if result.checks.total:
         console.print(f"  checks:  {_checks_line(result.checks.as_dict())}")
+    if result.reused_deploy:
+        console.print(f"  deploy:  reused {result.reused_deploy} (--no-reuse deploys afresh)", markup=False)
     console.print(f"  run dir: {result.run_dir}")
 
 

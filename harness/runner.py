@@ -12,11 +12,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness import checks, coverage, events, molecule, ownership, provider, steps
+from harness import checks, coverage, deploys, events, molecule, ownership, provider, steps, subnets
 from harness import context as run_context
 from harness import scenario as scenarios
 from harness.context import RunContext
@@ -45,6 +45,7 @@ class Timing:
     seconds: float
     rc: int
     log: str = ""
+    reused: str = ""  # a saved deploy's step: whose (harness.deploys)
 
 
 @dataclass
@@ -75,6 +76,7 @@ class RunResult:
     # An upgrade across releases (--from): the release that deployed; the steps after it ran at `ref`.
     from_ref: str | None = None
     from_sha: str | None = None
+    reused_deploy: str | None = None  # the saved deploy the nodes booted from, described
 
     @property
     def refs(self) -> str:
@@ -115,7 +117,10 @@ class RunResult:
             "differences": self.differences,
             "run_dir": str(self.run_dir),
             "seconds": self.wall_seconds,
-            "steps": [{"name": s.name, "seconds": s.seconds, "rc": s.rc, "log": s.log} for s in self.steps],
+            "reused_deploy": self.reused_deploy,
+            "steps": [
+                {"name": s.name, "seconds": s.seconds, "rc": s.rc, "log": s.log, "reused": s.reused} for s in self.steps
+            ],
             "checks": self.checks.as_dict(),
             "coverage": {step.step: step.as_dict() for step in self.coverage},
             "expected_task_ran": self.expected_task_ran,
@@ -261,6 +266,7 @@ def _run_lifecycle(
     a signal stopped is torn down too, and its report says `interrupted`."""
     finished = False
     try:
+        context = _claim_network(settings, context, result, progress)
         _lifecycle(context, scenario, result, progress, settings.action_timeout)
         finished = True
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP (harness.interrupts)
@@ -275,6 +281,41 @@ def _run_lifecycle(
         if result.verdict == Verdict.INTERRUPTED:
             result.wall_seconds = round(time.monotonic() - started, 1)
             _write_report(result)
+
+
+def _claim_network(
+    settings: Settings, context: RunContext, result: RunResult, progress: Callable[[str], None]
+) -> RunContext:
+    """Create the run's network before Molecule does: a saved deploy's nodes need its subnet back
+    (if another run holds it, this run deploys afresh), other runs take a free /24 of the pool."""
+    client = provider.connect()
+    internal = not context.allow_egress
+    taken = provider.network_subnets(client)
+    if context.saved_deploy:
+        deploy = deploys.read(Path(context.saved_deploy))
+        try:
+            subnet = provider.create_run_network(client, context.network, context.run_id, internal, [deploy.subnet])
+            result.reused_deploy = deploy.describe()
+            return _with_subnet(context, subnet)
+        except provider.SubnetTaken:
+            progress(f"note: another network holds {deploy.subnet}, the saved deploy's subnet: deploying afresh")
+            context = replace(context, saved_deploy="", save_deploy_to="")
+    pool = subnets.parse_pool(settings.subnet_pool)
+    choices = subnets.candidates(pool, taken, avoid=deploys.saved_subnets(settings))
+    try:
+        subnet = provider.create_run_network(client, context.network, context.run_id, internal, choices)
+    except provider.SubnetTaken as exc:
+        raise HarnessError(
+            f"no /24 of {pool} is free for the run's network: `harness gc` removes networks of dead runs, "
+            "or set HARNESS_SUBNET_POOL to a larger or other range"
+        ) from exc
+    return _with_subnet(context, subnet)
+
+
+def _with_subnet(context: RunContext, subnet: str) -> RunContext:
+    context = replace(context, subnet=subnet)
+    context.save()  # `harness step`, inside Molecule, reads it back
+    return context
 
 
 def _write_report(result: RunResult) -> None:
@@ -477,6 +518,7 @@ def _step_of(recorded: list[tuple[steps.StepResult, list[dict]]], failure: event
 def _record(result: RunResult, progress, timing: Timing) -> None:
     result.steps.append(timing)
     mark = "ok" if timing.rc == 0 else f"rc={timing.rc}"
+    mark += f" (reused: {timing.reused})" if timing.reused else ""
     progress(f"  {timing.name:<28} {timing.seconds:7.1f}s  {mark}")
 
 
@@ -506,5 +548,6 @@ class _StepWatcher:
         with self._lock:
             done = steps.read_results(self._context)
             for step in done[self._seen :]:
-                _record(self._result, self._progress, Timing(step.name, step.seconds, step.rc, step.log))
+                timing = Timing(step.name, step.seconds, step.rc, step.log, step.reused)
+                _record(self._result, self._progress, timing)
             self._seen = len(done)

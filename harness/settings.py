@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import subnets
 from harness.errors import HarnessError
 
 UPSTREAM_KUBESPRAY = "https://github.com/kubernetes-sigs/kubespray.git"
@@ -37,6 +38,11 @@ class Settings:
     scenarios_dir: Path = PROJECT_ROOT / "scenarios"
     # The longest a Molecule action (create, converge with every Kubespray step, verify) may run.
     action_timeout: float = 3600.0
+    # Where runs' networks take their /24 (harness.subnets).
+    subnet_pool: str = subnets.DEFAULT_POOL
+    # An upgrade across releases boots a saved deploy of its old release when one is there
+    # (harness.deploys); off: every run deploys afresh (--no-reuse).
+    reuse_deploys: bool = True
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -56,6 +62,8 @@ class Settings:
             allow_egress=env.get("HARNESS_ALLOW_EGRESS", "") not in ("", "0", "false"),
             scenarios_dir=Path(env.get("HARNESS_SCENARIOS_DIR") or PROJECT_ROOT / "scenarios").resolve(),
             action_timeout=_seconds(env, "HARNESS_ACTION_TIMEOUT", 3600.0),
+            subnet_pool=str(subnets.parse_pool(env.get("HARNESS_SUBNET_POOL") or subnets.DEFAULT_POOL)),
+            reuse_deploys=env.get("HARNESS_REUSE_DEPLOYS", "") not in ("0", "false", "no"),
         )
 
     @property

@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness import controller, events, hostvars, inventory, provider
+from harness import controller, deploys, events, hostvars, inventory, provider
 from harness.context import RunContext
 from harness.errors import HarnessError
 from harness.scenario import Scenario, Step
@@ -29,6 +29,7 @@ class StepResult:
     rc: int
     log: str
     events: str
+    reused: str = ""  # a saved deploy's step (harness.deploys): whose, and its time then
 
 
 def ansible_env(context: RunContext, events_file: Path) -> dict[str, str]:
@@ -108,8 +109,37 @@ BEFORE_DEPLOY = {"hosts": "/etc/hosts"}
 def run_phase(context: RunContext, scenario: Scenario, phase: str) -> list[StepResult]:
     if phase == "prepare":  # a new deployment: earlier step records (standalone Molecule reruns) are void
         context.steps_file.unlink(missing_ok=True)
+        if context.saved_deploy:  # the nodes booted from a saved deploy's disks
+            return _record_all(context, deploys.restore(context))
         write_scenario_files(context, scenario)
         keep_files_before_deploy(context, scenario)
+    results = _run_steps(context, scenario, phase)
+    if phase == "prepare" and context.save_deploy_to and results and all(result.rc == 0 for result in results):
+        _save_deploy(context, scenario, results)
+    return results
+
+
+def _save_deploy(context: RunContext, scenario: Scenario, results: list[StepResult]) -> None:
+    """Save the passed deploy for later upgrades from its release; a save that fails costs them
+    the time, not this run its verdict."""
+    started = time.monotonic()
+    try:
+        saved = deploys.save(context, scenario, results)
+    except HarnessError as exc:
+        print(f"note: the deploy was not saved for reuse: {exc.message}", flush=True)
+        return
+    if saved is not None:
+        print(f"saved the deploy for later upgrades from {context.from_ref} in {time.monotonic() - started:.0f}s")
+
+
+def _record_all(context: RunContext, results: list[StepResult]) -> list[StepResult]:
+    for result in results:
+        _record(context, result)
+        print(f"step {result.name}: reused {result.reused}, log {result.log}", flush=True)
+    return results
+
+
+def _run_steps(context: RunContext, scenario: Scenario, phase: str) -> list[StepResult]:
     results = []
     for step in scenario.steps_of(phase):
         # An upgrade across releases: the old release's steps with its Kubespray and Ansible; the
@@ -180,13 +210,17 @@ def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Pa
         log=str(log),
         events=str(events_file),
     )
-    with context.steps_file.open("a") as steps:
-        steps.write(json.dumps(asdict(result)) + "\n")
+    _record(context, result)
     print(f"step {step.name}: rc={rc} in {result.seconds:.0f}s, log {log}", flush=True)
     failure = events.first_failure(events.read_events(events_file)) if rc != 0 else None
     if failure is not None:
         print(f"  failed: TASK [{failure.task}] on {failure.host}: {failure.message}", flush=True)
     return result
+
+
+def _record(context: RunContext, result: StepResult) -> None:
+    with context.steps_file.open("a") as steps:
+        steps.write(json.dumps(asdict(result)) + "\n")
 
 
 def read_results(context: RunContext) -> list[StepResult]:

@@ -35,12 +35,26 @@ def test_each_node_is_a_platform_with_its_groups(name: str) -> None:
 def test_the_load_balancer_runs_the_lb_image_and_the_others_the_node_image() -> None:
     platforms = _platforms(scenarios.load(SCENARIOS, "upgrade-node-based"))
 
-    images = {platform["hostname"]: platform["image"].split(":-")[0] for platform in platforms}
+    images = {platform["hostname"]: platform["image"] for platform in platforms}
 
+    variable = {name: "HARNESS_IMAGE_" + name.upper().replace("-", "_") for name in images}
     assert images == {
-        **{name: "${HARNESS_NODE_IMAGE" for name in images if name != "lb-1"},
-        "lb-1": "${HARNESS_LB_IMAGE",
+        **{name: f"${{{variable[name]}:-kubespray-harness/node:current}}" for name in images},
+        "lb-1": "${HARNESS_IMAGE_LB_1:-kubespray-harness/lb:current}",
     }
+
+
+def test_each_node_has_its_own_fixed_address_on_the_runs_subnet() -> None:
+    platforms = _platforms(scenarios.load(SCENARIOS, "upgrade-node-based"))
+
+    addresses = [platform["networks"][0]["ipv4_address"] for platform in platforms]
+
+    assert addresses == [f"${{HARNESS_SUBNET_PREFIX:-172.30.250}}.{host}" for host in range(11, 17)]
+    for platform in platforms:
+        (network,) = platform["docker_networks"]
+        assert network["ipam_config"] == [
+            {"subnet": "${HARNESS_SUBNET:-172.30.250.0/24}", "iprange": "${HARNESS_IP_RANGE:-172.30.250.128/25}"}
+        ]
 
 
 def test_every_platform_carries_the_run_label_and_the_unprivileged_systemd_flags() -> None:
