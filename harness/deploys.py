@@ -5,10 +5,10 @@ deploy is the same for every run of the scenario from the same OLD commit on the
 images (a matrix column, each probe of a bisection), so the first such run whose deploy passed
 saves it: each node's filesystem as an image (`docker commit`: a VM's disk outlives a reboot)
 with the /etc files the engine leaves out of images, and the admin machine's side, the fact
-cache, with the deploy step's log, events and inventory and the node files kept from before it. A later run with the same key boots its nodes from
-those images on the same subnet (harness.subnets: every address in the fact cache and the files
-is as it was), restores the fact cache and records, and goes on with the upgrade; its report says
-whose deploy it reused. `--no-reuse` (HARNESS_REUSE_DEPLOYS=0) deploys afresh.
+cache, with the deploy step's log, events and inventory and the node files kept from before it.
+A later run with the same key boots its nodes from those images on the same subnet
+(harness.subnets: every address in the fact cache and the files is as it was), gets those files
+and the fact cache back, and goes on with the upgrade; its report says whose deploy it reused. `--no-reuse` (HARNESS_REUSE_DEPLOYS=0) deploys afresh.
 
 On disk, `<cache>/deploys/<key>/`: meta.json (written last: a folder without it was never
 saved), node-files/, facts/, before-deploy/, logs/, steps.jsonl; the node images carry the label
