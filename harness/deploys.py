@@ -8,7 +8,8 @@ with the /etc files the engine leaves out of images, and the admin machine's sid
 cache, with the deploy step's log, events and inventory and the node files kept from before it.
 A later run with the same key boots its nodes from those images on the same subnet
 (harness.subnets: every address in the fact cache and the files is as it was), gets those files
-and the fact cache back, and goes on with the upgrade; its report says whose deploy it reused. `--no-reuse` (HARNESS_REUSE_DEPLOYS=0) deploys afresh.
+and the fact cache back, and goes on with the upgrade; its report says whose deploy it reused.
+`--no-reuse` (HARNESS_REUSE_DEPLOYS=0) deploys afresh.
 
 On disk, `<cache>/deploys/<key>/`: meta.json (written last: a folder without it was never
 saved), node-files/, facts/, before-deploy/, logs/, steps.jsonl; the node images carry the label
