@@ -50,7 +50,7 @@ LANES = {
     "test_current_release.py": "lane-b",  # 12: both scenarios at v2.31.0, -j 2
     "test_corpus_all.py": "lane-a",  # every corpus case, one replay at a time
     "test_hostile_report_end_to_end.py": "lane-a",  # 10: a repro of Report 1 carrying payloads
-    "test_upgrade_across_releases.py": "lane-b",  # 18: two upgrades from v2.26.0 at -j 2, then two reusing its deploy
+    "test_upgrade_across_releases.py": "lane-b",  # 12: two upgrades from v2.26.0 at -j 2, then two reusing its deploy
     "test_nginx_scenario.py": "lane-a",  # 8.5: one run, kept, then `harness down`
     "test_reliability.py": "lane-b",  # 80: interruptions, three runs side by side, repeats
     "test_engine_stop.py": "lane-b",  # 2: deselected there (marker engine_stop); make test-engine-stop

@@ -3,7 +3,7 @@ scenario deployed with v2.26.0 and upgraded node by node with v2.27.1 (it passes
 with v2.26.0 and upgraded with v2.27.0 (Report 1's bug shows: v2.26.0's fact cache does not
 spare v2.27.0's workers). Both deploy afresh (--no-reuse) and one saves its deploy; then the same
 two cells one after the other boot that saved deploy (harness.deploys) and must get the same
-verdicts, failures, host checks and node files. `make test-all` only: about 18 minutes."""
+verdicts, failures, host checks and node files. `make test-all` only: about 12 minutes."""
 
 from __future__ import annotations
 
