@@ -13,27 +13,24 @@ and the fact cache back, and goes on with the upgrade; its report says whose dep
 
 On disk, `<cache>/deploys/<key>/`: meta.json (written last: a folder without it was never
 saved), node-files/, facts/, before-deploy/, logs/, steps.jsonl; the node images carry the label
-SAVED_DEPLOY_LABEL=<key>. `harness deploys --remove` removes them all.
+LABEL=<key>. `harness deploys --remove` removes them all.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness import provider
+from harness import images, provider
 from harness.errors import HarnessError
 from harness.scenario import Scenario
-from harness.settings import PROJECT_ROOT, Settings
+from harness.settings import Settings, file_lock
 
 if TYPE_CHECKING:
     from harness.context import RunContext
@@ -41,11 +38,11 @@ if TYPE_CHECKING:
 
 SAVE_FORMAT = 2  # what a saved deploy holds; a new format is a new key
 META_FILE = "meta.json"
+LABEL = "kubespray-harness.saved-deploy"  # on a saved deploy's node images: its key
 # Files the engine leaves out of a committed image (it bind-mounts its own there, and the node
-# image makes them ordinary files): saved beside the images, written back before the upgrade.
-NODE_FILES = ("/etc/hosts", "/etc/resolv.conf", "/etc/hostname")
-# What ran on the nodes besides Kubespray before and during the deploy (the load balancer's set-up).
-SHARED_PREPARE = PROJECT_ROOT / "scenarios" / "shared"
+# image makes them ordinary files): saved beside the images (`node-files/<node>/<name>`),
+# written back before the upgrade.
+NODE_FILES = {"hosts": "/etc/hosts", "resolv.conf": "/etc/resolv.conf", "hostname": "/etc/hostname"}
 
 
 @dataclass(frozen=True)
@@ -73,11 +70,12 @@ def deploys_dir(settings: Settings) -> Path:
 
 def key_for(scenario: Scenario, from_sha: str, node_image: str, lb_image: str, allow_egress: bool) -> str:
     """Everything the deploy's result depends on: the scenario's files, the old release's commit,
-    the node images (tagged by their content), the network setting and the shared prepare."""
+    the node images (tagged by their content), the network setting and the shared prepare (what
+    ran on the nodes besides Kubespray: the scenario's `../shared`, as Molecule finds it)."""
     digest = hashlib.sha256()
     for part in (f"format {SAVE_FORMAT}", scenario.name, from_sha, node_image, lb_image, f"egress {allow_egress}"):
         digest.update(part.encode() + b"\0")
-    for folder in (scenario.directory, SHARED_PREPARE):
+    for folder in (scenario.directory, scenario.directory.parent / "shared"):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and _shapes_deploy(p)):
             digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
@@ -89,7 +87,7 @@ def _shapes_deploy(path: Path) -> bool:
 
 
 def image_for(key: str, node: str) -> str:
-    return f"kubespray-harness/deploy:{key}-{node}"
+    return f"{images.REPOSITORY}/deploy:{key}-{node}"
 
 
 def find(settings: Settings, key: str) -> SavedDeploy | None:
@@ -126,20 +124,12 @@ def saved_subnets(settings: Settings) -> list[str]:
     return [deploy.subnet for deploy in saved(settings)]
 
 
-@contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    with open(directory.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def save(context: RunContext, scenario: Scenario, deployed: list[StepResult]) -> SavedDeploy | None:
     """Save the run's deploy (its steps passed) under the key in context.save_deploy_to, unless
     another run saved it first. Nodes are committed while they run: the deploy is over."""
     directory = Path(context.save_deploy_to)
     key = directory.name
-    with _locked(directory):
+    with file_lock(directory.with_suffix(".lock")):
         if (directory / META_FILE).is_file():
             return None
         partial = directory.with_name(f"{key}.partial-{os.getpid()}")
@@ -154,12 +144,16 @@ def _save_into(partial: Path, context: RunContext, scenario: Scenario, deployed:
     """Commit the nodes, copy the admin machine's side into `partial`, then move it into place."""
     directory = Path(context.save_deploy_to)
     key = directory.name
+    from harness.steps import copy_node_files  # steps calls this module
+
     nodes = provider.run_nodes(provider.connect(), context.run_id, context.network)
-    images = {}
+    saved_images = {}
     for node in scenario.nodes:
-        images[node.name] = image_for(key, node.name)
-        nodes[node.name].save_as_image(images[node.name], provider.SAVED_DEPLOY_LABEL, key)
-        _save_node_files(nodes[node.name], partial / "node-files" / node.name)
+        saved_images[node.name] = image_for(key, node.name)
+        nodes[node.name].save_as_image(saved_images[node.name], LABEL, key)
+    missing = copy_node_files(context, scenario, NODE_FILES, partial / "node-files")
+    if missing:
+        raise HarnessError(f"cannot read {', '.join(missing)} to save it with the deploy")
     _copy_tree(context.facts_dir, partial / "facts")
     _copy_tree(context.before_deploy_dir, partial / "before-deploy")
     (partial / "logs").mkdir(parents=True, exist_ok=True)
@@ -178,20 +172,11 @@ def _save_into(partial: Path, context: RunContext, scenario: Scenario, deployed:
         origin_run=context.run_id,
         created=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         deploy_seconds=round(sum(step.seconds for step in deployed), 1),
-        images=images,
+        images=saved_images,
     )
     (partial / META_FILE).write_text(json.dumps(asdict(deploy), indent=2) + "\n")
     partial.rename(directory)
     return deploy
-
-
-def _save_node_files(node: provider.Node, into: Path) -> None:
-    into.mkdir(parents=True, exist_ok=True)
-    for path in NODE_FILES:
-        content = node.read_file(path)
-        if content is None:
-            raise HarnessError(f"cannot read {path} on {node.name} to save it with the deploy")
-        (into / Path(path).name).write_text(content)
 
 
 def _restore_node_files(context: RunContext, saved_files: Path) -> None:
@@ -199,8 +184,8 @@ def _restore_node_files(context: RunContext, saved_files: Path) -> None:
     for folder in sorted(saved_files.iterdir()):
         if folder.name not in nodes:
             raise HarnessError(f"node {folder.name} of the saved deploy is not running: cannot give back its files")
-        for path in NODE_FILES:
-            nodes[folder.name].write_file(path, (folder / Path(path).name).read_text())
+        for name, path in NODE_FILES.items():
+            nodes[folder.name].write_file(path, (folder / name).read_text())
 
 
 def _step_files(step: StepResult) -> list[Path]:
@@ -249,7 +234,7 @@ def remove_all(settings: Settings) -> list[str]:
     removed = []
     for deploy in saved(settings):
         removed.append(f"{deploy.key}: {deploy.scenario} from {deploy.from_ref} ({len(deploy.images)} node images)")
-    provider.remove_labelled_images(client, provider.SAVED_DEPLOY_LABEL)
+    provider.remove_labelled_images(client, LABEL)
     for path in deploys_dir(settings).glob("*"):
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)

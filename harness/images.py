@@ -49,6 +49,11 @@ CONTROLLER_BASE = Base("controller-base", "bookworm", '["/bin/sh"]')
 CONTROLLER_PYTHON = "3.11"
 
 
+def current_alias(name: str) -> str:
+    """`kubespray-harness/NAME:current`: the newest build of an image, for molecule.yml's defaults."""
+    return f"{REPOSITORY}/{name}:{CURRENT}"
+
+
 @dataclass(frozen=True)
 class NodeImages:
     node: str
@@ -100,8 +105,8 @@ def ensure_images(settings: Settings, log: Callable[[str], None] = print) -> Nod
         node = _ensure_layer(client, settings.images_dir / "node", "node", {"BASE_IMAGE": base}, log)
         lb = _ensure_layer(client, settings.images_dir / "lb", "lb", {"NODE_IMAGE": node}, log)
     # A stable alias for molecule.yml's defaults when Molecule runs without the harness.
-    for tag in (node, lb):
-        provider.tag_image(client, tag, f"{tag.partition(':')[0]}:{CURRENT}")
+    for name, tag in (("node", node), ("lb", lb)):
+        provider.tag_image(client, tag, current_alias(name))
     return NodeImages(node=node, lb=lb)
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import jinja2
 
+from harness import images, subnets
 from harness import scenario as scenarios
-from harness import subnets
 from harness.context import RunContext, image_variable
 from harness.errors import HarnessError
 from harness.scenario import Scenario
@@ -33,7 +33,6 @@ from harness.settings import PROJECT_ROOT, environ_without_ansible_settings
 SEQUENCE = ("create", "prepare", "converge", "verify")
 EXIT_TIMED_OUT = 124  # as timeout(1) says it
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-DEFAULT_NODE_IMAGE = "kubespray-harness/node:current"  # what `molecule test -s` boots without the harness
 BASE_CONFIG = PROJECT_ROOT / ".config" / "molecule" / "config.yml"
 PLATFORMS_FILE = "molecule.yml"
 _TEMPLATES = jinja2.Environment(
@@ -52,7 +51,8 @@ def render_platforms(scenario: Scenario) -> str:
             "name": node.name,
             "groups": node.molecule_groups,
             "image_variable": image_variable(node.name),
-            "default_image": "kubespray-harness/lb:current" if node.role == "loadbalancer" else DEFAULT_NODE_IMAGE,
+            # what `molecule test -s` boots without the harness
+            "default_image": images.current_alias("lb" if node.role == "loadbalancer" else "node"),
             "host": subnets.node_host(index),
         }
         for index, node in enumerate(scenario.nodes)

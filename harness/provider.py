@@ -31,7 +31,6 @@ Client = docker.DockerClient
 ENGINE_GONE = (DockerException, requests.exceptions.ConnectionError)  # and EngineGone, from connect()
 RUN_LABEL = "kubespray-harness.run-id"
 IMAGE_LABEL = "kubespray-harness.inputs"
-SAVED_DEPLOY_LABEL = "kubespray-harness.saved-deploy"  # a node image of a saved deploy (harness.deploys)
 # Where a file for a node waits before it is copied into place: on the node's own filesystem
 # (the engine's archive API cannot reach the node's tmpfs mounts, /run among them).
 STAGING = "/var/lib/kubespray-harness/staging"
@@ -227,9 +226,8 @@ done
 """
 
 
-def remove_labelled_images(client: Client, label: str) -> list[str]:
-    """Remove the images carrying `label`; those a container still uses stay (their tags)."""
-    in_use = []
+def remove_labelled_images(client: Client, label: str) -> None:
+    """Remove the images carrying `label`; those a container still uses stay."""
     for image in client.images.list(filters={"label": label}):
         for tag in image.tags or [image.id]:
             try:
@@ -237,10 +235,8 @@ def remove_labelled_images(client: Client, label: str) -> list[str]:
             except NotFound:
                 continue
             except APIError as exc:
-                if exc.status_code != 409:
+                if exc.status_code != 409:  # 409: a container uses it
                     raise
-                in_use.append(tag)
-    return in_use
 
 
 def _tar_of(name: str, data: bytes) -> bytes:

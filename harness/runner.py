@@ -290,7 +290,6 @@ def _claim_network(
     (if another run holds it, this run deploys afresh), other runs take a free /24 of the pool."""
     client = provider.connect()
     internal = not context.allow_egress
-    taken = provider.network_subnets(client)
     if context.saved_deploy:
         deploy = deploys.read(Path(context.saved_deploy))
         try:
@@ -300,8 +299,8 @@ def _claim_network(
         except provider.SubnetTaken:
             progress(f"note: another network holds {deploy.subnet}, the saved deploy's subnet: deploying afresh")
             context = replace(context, saved_deploy="", save_deploy_to="")
-    pool = subnets.parse_pool(settings.subnet_pool)
-    choices = subnets.candidates(pool, taken, avoid=deploys.saved_subnets(settings))
+    pool = settings.subnet_pool
+    choices = subnets.candidates(pool, provider.network_subnets(client), avoid=deploys.saved_subnets(settings))
     try:
         subnet = provider.create_run_network(client, context.network, context.run_id, internal, choices)
     except provider.SubnetTaken as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import os
 import time
 from collections.abc import Iterator
@@ -39,7 +40,7 @@ class Settings:
     # The longest a Molecule action (create, converge with every Kubespray step, verify) may run.
     action_timeout: float = 3600.0
     # Where runs' networks take their /24 (harness.subnets).
-    subnet_pool: str = subnets.DEFAULT_POOL
+    subnet_pool: ipaddress.IPv4Network = subnets.DEFAULT_NETWORK
     # An upgrade across releases boots a saved deploy of its old release when one is there
     # (harness.deploys); off: every run deploys afresh (--no-reuse).
     reuse_deploys: bool = True
@@ -62,7 +63,7 @@ class Settings:
             allow_egress=env.get("HARNESS_ALLOW_EGRESS", "") not in ("", "0", "false"),
             scenarios_dir=Path(env.get("HARNESS_SCENARIOS_DIR") or PROJECT_ROOT / "scenarios").resolve(),
             action_timeout=_seconds(env, "HARNESS_ACTION_TIMEOUT", 3600.0),
-            subnet_pool=str(subnets.parse_pool(env.get("HARNESS_SUBNET_POOL") or subnets.DEFAULT_POOL)),
+            subnet_pool=subnets.parse_pool(env.get("HARNESS_SUBNET_POOL") or subnets.DEFAULT_POOL),
             reuse_deploys=env.get("HARNESS_REUSE_DEPLOYS", "") not in ("0", "false", "no"),
         )
 
@@ -110,7 +111,14 @@ def environ_without_ansible_settings() -> dict[str, str]:
 def cache_lock(settings: Settings, name: str) -> Iterator[None]:
     """Hold `<cache>/<name>.lock`: processes sharing the cache (parallel runs, test lanes)
     build a thing once, the others wait for it."""
-    settings.cache_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.cache_dir / f"{name}.lock", "w") as lock:
+    with file_lock(settings.cache_dir / f"{name}.lock"):
+        yield
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (made, with its folder, if missing) for the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield

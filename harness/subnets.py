@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from harness.errors import HarnessError
 
 DEFAULT_POOL = "172.30.0.0/16"
+DEFAULT_NETWORK = ipaddress.IPv4Network(DEFAULT_POOL)
 FIRST_NODE_HOST = 11  # .1 is the network's gateway
 # What Molecule's template falls back to when it runs without the harness (`molecule test -s`).
 STANDALONE_SUBNET = "172.30.250.0/24"
