@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 KUBESPRAY_REF ?=
 REF_ARGS := $(if $(KUBESPRAY_REF),--ref $(KUBESPRAY_REF))
 
-.PHONY: setup molecule-files images scenario scenario-upgrade scenario-scale matrix nightly repro corpus test test-all test-reliability test-engine-stop test-unit test-integration lint clean-runs
+.PHONY: setup molecule-files images scenario scenario-upgrade scenario-scale matrix nightly repro corpus bench test test-all test-reliability test-engine-stop test-unit test-integration lint clean-runs
 
 # setup also renders each scenario's molecule.yml from its scenario.yml, so that
 # `molecule test -s NAME` works on its own (`harness run` renders before each run).
@@ -63,6 +63,13 @@ repro: setup
 corpus: setup
 	$(BIN)/harness corpus -j $(JOBS) --table runs/corpus.md --markdown runs/corpus-cells.md \
 		--junit runs/corpus-junit.xml --html runs/corpus.html --report-json runs/corpus.json
+
+# make bench [BENCH_RUNS=3]: scenarios/bench.yml's cases, a cold run then BENCH_RUNS warm runs
+# each, phase by phase, and its matrix cells at -j 1 and -j 2 (about an hour on 2 cores; run it
+# alone). runs/bench.json (README "Performance" documents it) and runs/bench.md, the README's table.
+BENCH_RUNS ?= 3
+bench: setup
+	$(BIN)/harness bench --runs $(BENCH_RUNS) --cold --matrix --json runs/bench.json --markdown runs/bench.md
 
 # make test: unit tests, lint, and the integration tier that proves every command for real
 # (25 minutes at most on a 2-core machine). Two lanes at a time (tests/conftest.py): the

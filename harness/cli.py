@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.live import Live
 
 from harness import (
+    bench,
     bisect,
     corpus,
     deploys,
@@ -279,6 +280,15 @@ def _parser() -> argparse.ArgumentParser:
     dp = sub.add_parser("deploys", help="list the saved deploys upgrades across releases reuse (--from)")
     dp.add_argument("--remove", action="store_true", help="remove them all, node images and fact caches")
     dp.set_defaults(func=_cmd_deploys)
+    bn = sub.add_parser("bench", help="time warm runs phase by phase, what the harness adds to Kubespray's time")
+    bn.add_argument("scenario", nargs="?", help="one scenario, with --ref (default: the cases of scenarios/bench.yml)")
+    bn.add_argument("--ref", help="the Kubespray ref to run the scenario at")
+    bn.add_argument("--runs", type=int, default=bench.DEFAULT_RUNS, help="warm runs per case (default 3)")
+    bn.add_argument("--cold", action="store_true", help="first a run from an empty cache and image repository")
+    bn.add_argument("--matrix", action="store_true", help="also time bench.yml's matrix cells at -j 1 and -j 2")
+    bn.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON (README, Performance)")
+    bn.add_argument("--markdown", type=Path, metavar="FILE", help="write the figures as Markdown tables")
+    bn.set_defaults(func=_cmd_bench)
     sub.add_parser("images", help="build the node images if their inputs changed").set_defaults(func=_cmd_images)
     sub.add_parser("list", help="list the scenarios").set_defaults(func=_cmd_list)
     sub.add_parser(
@@ -512,6 +522,32 @@ def _cmd_deploys(args: argparse.Namespace, settings: Settings, console: Console)
         return 0
     for deploy in deploys.saved(settings):
         console.print(f"{deploy.key}: {deploy.scenario}, {deploy.describe()}, subnet {deploy.subnet}", markup=False)
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    plan_file = settings.scenarios_dir / bench.PLAN_FILE
+    if args.scenario:
+        if not args.ref:
+            raise HarnessError(f"bench {args.scenario}: give --ref REF (the Kubespray ref to time it at)")
+        scenarios.load(settings.scenarios_dir, args.scenario)  # a wrong name fails here, not after a run
+        cases: tuple[bench.Case, ...] = (bench.Case(args.scenario, args.ref),)
+    elif args.ref:
+        raise HarnessError("--ref goes with a SCENARIO: `harness bench SCENARIO --ref REF`")
+    else:
+        cases = bench.load_plan(plan_file).cases
+    cells = bench.load_plan(plan_file).matrix_cells if args.matrix else ()
+    document = bench.bench(
+        settings, cases, args.runs, settings.new_run_path("bench"), args.cold, cells, _progress(console)
+    )
+    if args.json:
+        _write_json(args.json, document)
+    if args.markdown:
+        _write(args.markdown, report.bench_markdown(document))
+    report.print_bench(console, document)
+    if not bench.all_matched(document):
+        console.print("a run did not get its expected verdict: these timings are not comparable (see the logs)")
+        return EXIT_MISMATCH
     return 0
 
 

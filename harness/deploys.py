@@ -206,7 +206,7 @@ def restore(context: RunContext) -> list[StepResult]:
 
     directory = Path(context.saved_deploy)
     deploy = read(directory)
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     _restore_node_files(context, directory / "node-files")
     _copy_tree(directory / "facts", context.facts_dir)
     _copy_tree(directory / "before-deploy", context.before_deploy_dir)
@@ -222,6 +222,7 @@ def restore(context: RunContext) -> list[StepResult]:
                 log=str(context.logs_dir / Path(step.log).name),
                 events=str(context.logs_dir / Path(step.events).name),
                 seconds=round(time.monotonic() - started, 1),
+                started=started_at,
                 reused=f"run {deploy.origin_run}'s deploy ({step.seconds:.0f} s then)",
             )
         )

@@ -49,9 +49,9 @@ CONTROLLER_BASE = Base("controller-base", "bookworm", '["/bin/sh"]')
 CONTROLLER_PYTHON = "3.11"
 
 
-def current_alias(name: str) -> str:
+def current_alias(name: str, repository: str = REPOSITORY) -> str:
     """`kubespray-harness/NAME:current`: the newest build of an image, for molecule.yml's defaults."""
-    return f"{REPOSITORY}/{name}:{CURRENT}"
+    return f"{repository}/{name}:{CURRENT}"
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,10 @@ def packages(images_dir: Path, base: Base = NODE_BASE) -> list[str]:
 def base_tags(settings: Settings, base: Base = NODE_BASE) -> dict[str, str]:
     """The base image tag each recipe would produce."""
     listed = ",".join(packages(settings.images_dir, base))
+    repository = f"{settings.image_repository}/{base.name}"
     return {
-        "debootstrap": f"{REPOSITORY}/{base.name}:" + digest("debootstrap", base.suite, settings.debian_mirror, listed),
-        "registry": f"{REPOSITORY}/{base.name}:"
-        + context_digest(settings.images_dir / base.name, "registry", base.registry_image),
+        "debootstrap": f"{repository}:" + digest("debootstrap", base.suite, settings.debian_mirror, listed),
+        "registry": f"{repository}:" + context_digest(settings.images_dir / base.name, "registry", base.registry_image),
     }
 
 
@@ -102,11 +102,11 @@ def ensure_images(settings: Settings, log: Callable[[str], None] = print) -> Nod
     client = provider.connect()
     with cache_lock(settings, "images"):  # runs starting together build each image once
         base = _ensure_base(client, settings, NODE_BASE, log)
-        node = _ensure_layer(client, settings.images_dir / "node", "node", {"BASE_IMAGE": base}, log)
-        lb = _ensure_layer(client, settings.images_dir / "lb", "lb", {"NODE_IMAGE": node}, log)
+        node = _ensure_layer(client, settings, "node", {"BASE_IMAGE": base}, log)
+        lb = _ensure_layer(client, settings, "lb", {"NODE_IMAGE": node}, log)
     # A stable alias for molecule.yml's defaults when Molecule runs without the harness.
     for name, tag in (("node", node), ("lb", lb)):
-        provider.tag_image(client, tag, current_alias(name))
+        provider.tag_image(client, tag, current_alias(name, settings.image_repository))
     return NodeImages(node=node, lb=lb)
 
 
@@ -161,7 +161,7 @@ def ensure_controller_image(settings: Settings, requirements: Path, log: Callabl
         key = venv.install_key(requirements.read_bytes(), CONTROLLER_PYTHON)
         return _ensure_layer(
             client,
-            settings.images_dir / "controller",
+            settings,
             "controller",
             {"BASE_IMAGE": base},
             log,
@@ -173,7 +173,7 @@ def ensure_controller_image(settings: Settings, requirements: Path, log: Callabl
 
 def _ensure_layer(
     client: provider.Client,
-    context: Path,
+    settings: Settings,
     name: str,
     buildargs: dict[str, str],
     log: Callable[[str], None],
@@ -181,9 +181,10 @@ def _ensure_layer(
     fill: Callable[[Path], None] | None = None,
     scratch: Path | None = None,
 ) -> str:
-    """The image built from `context` with `buildargs`, tagged by the digest of both and of
+    """The image built from images/NAME with `buildargs`, tagged by the digest of both and of
     `inputs`; `fill` adds what the context lacks, into a copy of it under `scratch`."""
-    tag = f"{REPOSITORY}/{name}:" + context_digest(context, *buildargs.values(), *inputs)
+    context = settings.images_dir / name
+    tag = f"{settings.image_repository}/{name}:" + context_digest(context, *buildargs.values(), *inputs)
     if provider.image_exists(client, tag):
         return tag
     log(f"building {tag}")

@@ -98,6 +98,7 @@ class ActionResult:
     seconds: float
     rc: int
     log: Path
+    started: float = 0.0  # Unix time
 
 
 def molecule_env(context: RunContext) -> dict[str, str]:
@@ -122,7 +123,7 @@ def run_action(context: RunContext, action: str, timeout: float | None = None) -
     log = context.logs_dir / f"molecule-{action}.log"
     molecule_bin = str(Path(sys.executable).parent / "molecule")
     argv = [molecule_bin, "--base-config", str(BASE_CONFIG), action, "-s", context.scenario]
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     with log.open("w") as out:
         # Own process group: on Ctrl-C the whole tree (Molecule, its
         # ansible-playbook, Kubespray's) stops before the harness cleans up,
@@ -147,7 +148,7 @@ def run_action(context: RunContext, action: str, timeout: float | None = None) -
         except BaseException:
             _stop_group(process)
             raise
-    return ActionResult(action, round(time.monotonic() - started, 1), rc, log)
+    return ActionResult(action, round(time.monotonic() - started, 1), rc, log, started_at)
 
 
 def _stop_group(process: subprocess.Popen) -> None:

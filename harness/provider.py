@@ -239,6 +239,29 @@ def remove_labelled_images(client: Client, label: str) -> None:
                     raise
 
 
+def remove_repository_images(client: Client, repository: str) -> None:
+    """Remove every image tagged `repository/...` (a throwaway repository of `harness bench --cold`)."""
+    for image in client.images.list(filters={"reference": f"{repository}/*"}):
+        for tag in image.tags:
+            if tag.startswith(f"{repository}/"):
+                with contextlib.suppress(NotFound):
+                    client.images.remove(tag, force=True)
+
+
+def engine_facts(client: Client) -> dict[str, object]:
+    """The engine and the machine as the engine sees them, for benchmark figures."""
+    info = client.info()
+    return {
+        "engine": "docker",
+        "engine_version": info.get("ServerVersion"),
+        "cgroup_version": info.get("CgroupVersion"),
+        "storage_driver": info.get("Driver"),
+        "engine_cpus": info.get("NCPU"),
+        "memory_gib": round(int(info.get("MemTotal") or 0) / 2**30, 1),
+        "operating_system": info.get("OperatingSystem"),
+    }
+
+
 def _tar_of(name: str, data: bytes) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:

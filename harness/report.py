@@ -173,7 +173,7 @@ def matrix_markdown(cells: Sequence[Any]) -> str:
     ]
     for cell in cells:
         report = cell.report
-        task = (report.get("failed_task") or "").replace("|", "\\|")
+        task = _cell(report.get("failed_task") or "")
         lines.append(
             f"| {cell.spec.scenario} | {cell.spec.ref} | `{cell.sha[:12]}` | {cell.verdict} | {cell.expected} | "
             f"{'yes' if cell.matches else '**NO**'} | {task} | {report.get('seconds', '')} |"
@@ -422,3 +422,73 @@ FORMATS = (
     Format("--html", "a self-contained HTML report", lambda cells, _: matrix_html(cells)),
     Format("--summary", "the night's summary as Markdown: regressions, flaky cells, the rest", nightly_markdown),
 )
+
+
+def _machine_line(machine: dict[str, Any]) -> str:
+    return (
+        f"{machine.get('cores')} cores, {machine.get('memory_gib')} GiB, {machine.get('engine')} "
+        f"{machine.get('engine_version')} ({machine.get('storage_driver')}), kernel {machine.get('kernel')}, "
+        f"cgroup v{machine.get('cgroup_version')}"
+    )
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: Kubespray's task names hold `|`."""
+    return one_line(text).replace("|", "\\|")
+
+
+def bench_markdown(document: dict[str, Any], slowest: int = 20) -> str:
+    """`harness bench`'s figures as the README carries them: the cases, the matrix, then per case
+    its phases and, per Kubespray step, the slowest tasks."""
+    lines = [
+        f"Measured {document['date']} on {_machine_line(document['machine'])}.",
+        "",
+        "| case | warm runs | wall median (s) | Kubespray steps median (s) | harness (s) | overhead_ratio | cold (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for case in document["cases"]:
+        cold = f"{case['cold']['wall_s']:.0f}" if case.get("cold") else "-"
+        lines.append(
+            f"| {case['scenario']}@{case['ref']} | {case['runs']} | {case['wall_median_s']:.1f} | "
+            f"{case['steps_median_s']:.1f} | {case['harness_median_s']:.1f} | {case['overhead_ratio']} | {cold} |"
+        )
+    matrix = document.get("matrix")
+    if matrix:
+        runs = matrix["runs"]
+        lines += [
+            "",
+            f"Matrix of {len(matrix['cells'])} cells: -j 1 {runs['1']['wall_s']:.0f} s, "
+            f"-j 2 {runs['2']['wall_s']:.0f} s, speedup {matrix['speedup']} "
+            f"(CPU busy at -j 2: {runs['2']['cpu']['busy']:.0%}, iowait {runs['2']['cpu']['iowait']:.0%}).",
+        ]
+    for case in document["cases"]:
+        lines += ["", f"### {case['scenario']}@{case['ref']}: phases (s)", "", "| phase | kind | min | median | max |"]
+        lines.append("|---|---|---|---|---|")
+        lines += [
+            f"| {p['name']} | {p['kind']} | {p['min_s']:.1f} | {p['median_s']:.1f} | {p['max_s']:.1f} |"
+            for p in case["phases"]
+        ]
+        for step, tasks in case["slowest_tasks"].items():
+            lines += ["", f"Slowest tasks of `{step}` (median s):", "", "| s | task | play |", "|---|---|---|"]
+            lines += [f"| {t['median_s']:.1f} | {_cell(t['task'])} | {_cell(t['play'])} |" for t in tasks[:slowest]]
+    return "\n".join(lines) + "\n"
+
+
+def print_bench(console: Console, document: dict[str, Any]) -> None:
+    table = Table(title=f"harness bench ({_machine_line(document['machine'])})")
+    for column in ("case", "runs", "wall median", "Kubespray steps", "harness", "overhead_ratio", "cold"):
+        table.add_column(column, justify="left" if column == "case" else "right")
+    for case in document["cases"]:
+        cold = f"{case['cold']['wall_s']:.0f}" if case.get("cold") else "-"
+        table.add_row(
+            f"{case['scenario']}@{case['ref']}",
+            str(case["runs"]),
+            f"{case['wall_median_s']:.1f}",
+            f"{case['steps_median_s']:.1f}",
+            f"{case['harness_median_s']:.1f}",
+            str(case["overhead_ratio"]),
+            cold,
+        )
+    console.print(table)
+    if document.get("matrix"):
+        console.print(f"matrix speedup at -j 2: {document['matrix']['speedup']}")

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ class Timing:
     rc: int
     log: str = ""
     reused: str = ""  # a saved deploy's step: whose (harness.deploys)
+    started: float = 0.0  # Unix time: the gaps between phases are read from it (`harness bench`)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class RunResult:
     checks: checks.CheckResults = field(default_factory=checks.CheckResults)
     removed: int = 0  # containers, networks and volumes removed at the end
     wall_seconds: float = 0.0  # the whole run, setup to cleanup, Molecule's own start-up included
+    started: float = 0.0  # Unix time the run began (setup)
     changes: list[str] = field(default_factory=list)  # applied on top of sha (--patch, --cherry-pick)
     coverage: list[coverage.StepCoverage] = field(default_factory=list)  # per Kubespray step that ran
     # With a failure expected: did its task run (pass or fail) on every expected host in its step?
@@ -117,10 +119,9 @@ class RunResult:
             "differences": self.differences,
             "run_dir": str(self.run_dir),
             "seconds": self.wall_seconds,
+            "started": self.started,
             "reused_deploy": self.reused_deploy,
-            "steps": [
-                {"name": s.name, "seconds": s.seconds, "rc": s.rc, "log": s.log, "reused": s.reused} for s in self.steps
-            ],
+            "steps": [asdict(timing) for timing in self.steps],
             "checks": self.checks.as_dict(),
             "coverage": {step.step: step.as_dict() for step in self.coverage},
             "expected_task_ran": self.expected_task_ran,
@@ -225,7 +226,7 @@ def run(
             progress("sealed: the report's nodes and controller reach each other and nothing else")
 
     _mention_leftovers(settings, progress)
-    started = time.monotonic()
+    started, result.started = time.monotonic(), time.time()
     worktrees = (run_dir / "kubespray", *([run_dir / run_context.FROM_WORKTREE] if upgrade_from else []))
     with ownership.own(settings, run_id, worktrees):
         try:
@@ -244,7 +245,7 @@ def run(
             for worktree in worktrees:
                 source.remove_worktree(settings, worktree)
             raise
-        _record(result, progress, Timing("setup", round(time.monotonic() - started, 1), 0))
+        _record(result, progress, Timing("setup", round(time.monotonic() - started, 1), 0, started=result.started))
         _run_lifecycle(settings, context, scenario, result, progress, keep, started)
     _judge(context, scenario, result)
     result.coverage = _coverage(settings, context, scenario, progress)
@@ -378,7 +379,8 @@ def _lifecycle(
             if action == "verify":
                 molecule.keep_verify_junit(context)
             if action in ("create", "verify"):
-                _record(result, progress, Timing(action, outcome.seconds, outcome.rc, str(outcome.log)))
+                timing = Timing(action, outcome.seconds, outcome.rc, str(outcome.log), started=outcome.started)
+                _record(result, progress, timing)
             if outcome.rc != 0:
                 _note_action_failure(context, result, outcome)
                 return
@@ -400,17 +402,17 @@ def _teardown(settings: Settings, context: RunContext, scenario: Scenario, resul
     2-core machine; removing by label through the provider takes seconds, removes exactly what
     the run created, and works after any failure. (`molecule test` on its own still destroys
     with Molecule; the run's Molecule state is thrown away with the run.)"""
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     try:  # the worktree goes even when the engine is gone (`harness gc` removes the rest later)
         _collect_artifacts(context, scenario)
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
         client = provider.connect()
         names = {node.name: container_name(node.name, context.run_id) for node in scenario.nodes}
         result.lost_nodes = provider.lost_nodes(client, names)
         _, result.removed = _remove_nodes(context.run_id, client)
     finally:
         _remove_local_state(settings, context, keep_worktree=settings.keep_worktree)
-    _record(result, progress, Timing("destroy", round(time.monotonic() - started, 1), 0))
+    _record(result, progress, Timing("destroy", round(time.monotonic() - started, 1), 0, started=started_at))
 
 
 def _collect_artifacts(context: RunContext, scenario: Scenario) -> None:
@@ -547,6 +549,6 @@ class _StepWatcher:
         with self._lock:
             done = steps.read_results(self._context)
             for step in done[self._seen :]:
-                timing = Timing(step.name, step.seconds, step.rc, step.log, step.reused)
+                timing = Timing(step.name, step.seconds, step.rc, step.log, step.reused, step.started)
                 _record(self._result, self._progress, timing)
             self._seen = len(done)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import ipaddress
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,9 @@ class Settings:
     # An upgrade across releases boots a saved deploy of its old release when one is there
     # (harness.deploys); off: every run deploys afresh (--no-reuse).
     reuse_deploys: bool = True
+    # The repository the harness's images are tagged in; `harness bench --cold` builds them
+    # anew in a throwaway one.
+    image_repository: str = "kubespray-harness"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -65,6 +69,7 @@ class Settings:
             action_timeout=_seconds(env, "HARNESS_ACTION_TIMEOUT", 3600.0),
             subnet_pool=subnets.parse_pool(env.get("HARNESS_SUBNET_POOL") or subnets.DEFAULT_POOL),
             reuse_deploys=env.get("HARNESS_REUSE_DEPLOYS", "") not in ("0", "false", "no"),
+            image_repository=_image_repository(env.get("HARNESS_IMAGE_REPOSITORY") or "kubespray-harness"),
         )
 
     @property
@@ -86,6 +91,14 @@ class Settings:
                 continue
             return directory.resolve()
         raise HarnessError(f"cannot make a new run directory beside {first}: remove old runs from {self.runs_dir}")
+
+
+def _image_repository(name: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]+([._-][a-z0-9]+)*", name):
+        raise HarnessError(
+            f"HARNESS_IMAGE_REPOSITORY={name!r}: give lower-case letters and digits, '.', '_' or '-' between them"
+        )
+    return name
 
 
 def _seconds(env: dict[str, str], name: str, default: float) -> float:

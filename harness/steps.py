@@ -30,6 +30,7 @@ class StepResult:
     log: str
     events: str
     reused: str = ""  # a saved deploy's step (harness.deploys): whose, and its time then
+    started: float = 0.0  # Unix time: where the step sits in the run (`harness bench`'s gaps)
 
 
 def ansible_env(context: RunContext, events_file: Path) -> dict[str, str]:
@@ -195,7 +196,7 @@ def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Pa
     log, events_file = context.logs_dir / f"{stem}.log", context.logs_dir / f"{stem}.events.jsonl"
     events_file.unlink(missing_ok=True)
     argv = playbook_argv(context, scenario, step, hosts_file, node_addresses(context))
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     shutil.copyfile(hosts_file, context.logs_dir / f"{stem}.hosts.yml")  # the inventory this step saw
     with log.open("wb") as out:
         out.write(f"# in the controller ({context.controller_image}): {' '.join(argv)}\n".encode())
@@ -209,6 +210,7 @@ def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Pa
         rc=rc,
         log=str(log),
         events=str(events_file),
+        started=started_at,
     )
     _record(context, result)
     print(f"step {step.name}: rc={rc} in {result.seconds:.0f}s, log {log}", flush=True)

@@ -41,6 +41,7 @@ LANES = {
     "test_repro_report.py": "lane-b",  # 5: report_2_repro
     "test_bisect_adjacent.py": "lane-b",  # 0.1: git only (the ends are trusted)
     "test_etc_hosts_tasks_of_real_refs.py": "lane-b",  # 0.1: git only
+    "test_bench_smoke.py": "lane-b",  # 4: `harness bench` once (one scale-limit run)
     # make test-all only (marker `long`); measured in make test-all, the lanes beside each other
     "test_nightly_regression.py": "lane-a",  # 60: two nights, a rerun and a bisection (scale)
     "test_bisect_scale_fix.py": "lane-a",  # 25: ends and probes of the scale scenario
