@@ -95,6 +95,15 @@ def _guards_gone(run_id: str, seconds: float = 10.0) -> list[int]:
     return guards
 
 
+def _guards_started(run_id: str, seconds: float = 10.0) -> list[int]:
+    """The run's guard processes once one shows, or none after `seconds`: until the guard's
+    Python has exec'd, /proc shows the parent's command line (seen under a loaded machine)."""
+    deadline = time.monotonic() + seconds
+    while not (guards := ownership.guard_pids(run_id)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return guards
+
+
 def _children_of(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -161,7 +170,7 @@ def test_a_lock_left_by_a_dead_owner_is_not_live(settings: Settings) -> None:
 
 def test_a_guard_told_the_run_is_done_leaves_without_cleaning(settings: Settings) -> None:
     with ownership.own(settings, "r3"):
-        guards = ownership.guard_pids("r3")
+        guards = _guards_started("r3")
         assert len(guards) == 1
 
     assert _guards_gone("r3") == []
