@@ -103,7 +103,7 @@ lint: setup
 	$(BIN)/ruff check harness tests scenarios
 	$(BIN)/ruff format --check harness tests scenarios
 	$(BIN)/yamllint -s scenarios images .github .config .yamllint.yml
-	$(BIN)/ansible-lint --offline scenarios/shared/prepare.yml scenarios/shared/converge.yml
+	$(BIN)/ansible-lint --offline scenarios/shared/create.yml scenarios/shared/destroy.yml scenarios/shared/prepare.yml scenarios/shared/converge.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/nightly.yml
 
 clean-runs:

@@ -29,6 +29,7 @@ from harness import (
     matrix,
     molecule,
     nightly,
+    nodes,
     ownership,
     provider,
     report,
@@ -299,6 +300,11 @@ def _parser() -> argparse.ArgumentParser:
     step.add_argument("--phase", choices=["prepare", "converge"], required=True)
     step.add_argument("--scenario", default="", help="the Molecule scenario, when Molecule runs without the harness")
     step.set_defaults(func=_cmd_step)
+
+    nd = sub.add_parser("nodes", help="(called by Molecule's create and destroy) start or remove a run's nodes")
+    nd.add_argument("action", choices=["up", "down"])
+    nd.add_argument("--scenario", default="", help="the Molecule scenario (up)")
+    nd.set_defaults(func=_cmd_nodes)
 
     var = sub.add_parser("variables", help="(called by Molecule's prepare) the run's Kubespray variables as JSON")
     var.add_argument("--scenario", default="", help="the Molecule scenario, when Molecule runs without the harness")
@@ -575,6 +581,17 @@ def _cmd_step(args: argparse.Namespace, settings: Settings, console: Console) ->
     scenario = scenarios.load(settings.scenarios_dir, context.scenario)
     results = steps.run_phase(context, scenario, args.phase)
     return 0 if all(r.rc == 0 for r in results) else EXIT_MISMATCH
+
+
+def _cmd_nodes(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    if args.action == "down":
+        nodes.down(os.environ)
+        return 0
+    if not args.scenario:
+        raise HarnessError("nodes up: give --scenario NAME (Molecule's scenario)")
+    scenario = scenarios.load(settings.scenarios_dir, args.scenario)
+    print(json.dumps(nodes.up(scenario, os.environ)))
+    return 0
 
 
 def _cmd_variables(args: argparse.Namespace, settings: Settings, console: Console) -> int:

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from harness import deploys, images, inventory, subnets
+from harness import deploys, images, inventory
 from harness import scenario as scenarios
 from harness.errors import HarnessError
 from harness.kubespray import source
@@ -120,7 +120,7 @@ class RunContext:
         return self.lb_image if node.role == "loadbalancer" else self.node_image
 
     def molecule_env(self, scenario: scenarios.Scenario) -> dict[str, str]:
-        """What molecule.yml interpolates and what `harness step` reads."""
+        """What `harness nodes up` (Molecule's create), `harness step` and the checks read."""
         env = {
             "HARNESS_RUN_ID": self.run_id,
             "HARNESS_RUN_DIR": str(self.run_dir),
@@ -129,11 +129,7 @@ class RunContext:
             **{image_variable(node.name): self.image_of(node) for node in scenario.nodes},
         }
         if self.subnet:
-            env.update(
-                HARNESS_SUBNET=self.subnet,
-                HARNESS_SUBNET_PREFIX=subnets.prefix(self.subnet),
-                HARNESS_IP_RANGE=subnets.dynamic_range(self.subnet),
-            )
+            env["HARNESS_SUBNET"] = self.subnet
         return env
 
 

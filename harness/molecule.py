@@ -1,4 +1,5 @@
-"""Driving Molecule, which owns the nodes' lifecycle: one call per action, timed.
+"""Driving Molecule, the front door of a run's lifecycle: one call per action, timed. (Its
+create and destroy call back into the harness, which starts and removes the nodes: harness.nodes.)
 
 A scenario's Molecule configuration is Molecule's shared base config
 (`.config/molecule/config.yml`) under the scenario's platforms, which the harness renders
@@ -21,16 +22,18 @@ from pathlib import Path
 
 import jinja2
 
-from harness import images, subnets
 from harness import scenario as scenarios
-from harness.context import RunContext, image_variable
+from harness.context import RunContext
 from harness.errors import HarnessError
 from harness.scenario import Scenario
 from harness.settings import PROJECT_ROOT, environ_without_ansible_settings
 
 # The lifecycle as data: verify runs only when every step before it passed; the
 # runner removes the nodes by their label in its finally (see runner._teardown).
-SEQUENCE = ("create", "prepare", "converge", "verify")
+# No `prepare` of its own: `molecule converge` runs prepare first (its converge_sequence,
+# .config/molecule/config.yml), one Molecule start-up fewer a run (`harness bench`: the gap
+# between the deploy and the next step was 5.7 s, most of it Molecule starting again).
+SEQUENCE = ("create", "converge", "verify")
 EXIT_TIMED_OUT = 124  # as timeout(1) says it
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 BASE_CONFIG = PROJECT_ROOT / ".config" / "molecule" / "config.yml"
@@ -46,24 +49,8 @@ _TEMPLATES = jinja2.Environment(
 
 def render_platforms(scenario: Scenario) -> str:
     """The scenario's molecule.yml: one platform per node, named and grouped as scenario.yml says."""
-    nodes = [
-        {
-            "name": node.name,
-            "groups": node.molecule_groups,
-            "image_variable": image_variable(node.name),
-            # what `molecule test -s` boots without the harness
-            "default_image": images.current_alias("lb" if node.role == "loadbalancer" else "node"),
-            "host": subnets.node_host(index),
-        }
-        for index, node in enumerate(scenario.nodes)
-    ]
-    standalone = subnets.STANDALONE_SUBNET
-    return _TEMPLATES.get_template("molecule.yml.j2").render(
-        nodes=nodes,
-        standalone_subnet=standalone,
-        standalone_prefix=subnets.prefix(standalone),
-        standalone_range=subnets.dynamic_range(standalone),
-    )
+    nodes = [{"name": node.name, "groups": node.molecule_groups} for node in scenario.nodes]
+    return _TEMPLATES.get_template("molecule.yml.j2").render(nodes=nodes)
 
 
 def write_platforms(scenario: Scenario) -> Path:
@@ -166,9 +153,9 @@ def _stop_group(process: subprocess.Popen) -> None:
 def stop_run_processes(run_id: str) -> int:
     """Kill what is left of a run's processes: everything started with its HARNESS_RUN_ID.
 
-    Stopping Molecule's process group is not enough: its docker driver creates nodes in
-    Ansible async jobs, which daemonize out of the group and would create a node after the
-    run's cleanup (seen: Ctrl-C during create left one container behind)."""
+    Stopping Molecule's process group is not enough: a process that left the group (an Ansible
+    async job daemonizes) could create a node after the run's cleanup (seen with Molecule's
+    docker driver: Ctrl-C during create left one container behind)."""
     marker = f"HARNESS_RUN_ID={run_id}".encode()
     killed = 0
     for environ in Path("/proc").glob("[0-9]*/environ"):

@@ -35,6 +35,7 @@ LANES = {
     "test_matrix_outputs.py": "lane-a",  # 0: reads upgrade_matrix
     "test_interrupt_and_bad_input.py": "lane-b",  # 2: runs interrupted during create (Ctrl-C, SIGTERM)
     "test_host_specs_on_a_node.py": "lane-a",  # 0.2: one container
+    "test_nodes_up.py": "lane-a",  # 0.2: `harness nodes up` and `down` for six nodes
     "test_bad_environment.py": "lane-a",  # 1: a full disk (tmpfs), a source nobody answers at
     "test_corpus.py": "lane-a",  # 4: one corpus case (two nodes), its two repro runs
     "test_scale_scenario.py": "lane-b",  # 6: scale_run

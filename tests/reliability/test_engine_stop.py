@@ -77,7 +77,7 @@ def engine(docker_engine) -> Iterator[Engine]:
 
 def test_the_engine_stopping_mid_run_is_one_line_then_harness_gc_removes_the_run(engine, kubespray_clone):
     proc, run_id, run_dir = start_run()
-    wait_for_line(proc, "molecule prepare")
+    wait_for_line(proc, "molecule converge")
     eventually(lambda: deploy_has_begun(run_dir), timeout=600)  # Kubespray's cluster.yml runs on the nodes
     stopped = time.monotonic()
     engine.stop()

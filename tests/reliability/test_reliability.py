@@ -159,7 +159,7 @@ def test_the_same_cell_run_again_and_again_gets_the_same_verdict(docker_engine, 
 
 def test_sigterm_while_kubespray_runs_stops_it_and_removes_the_run(docker_engine, kubespray_clone):
     proc, run_id, run_dir = start_run()
-    wait_for_line(proc, "molecule prepare")
+    wait_for_line(proc, "molecule converge")
     eventually(lambda: deploy_has_begun(run_dir), timeout=600)  # Kubespray's cluster.yml runs on the nodes
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=300)

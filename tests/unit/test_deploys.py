@@ -82,4 +82,4 @@ def test_a_saved_deploys_nodes_boot_from_its_images(tmp_path: Path, scenario) ->
     assert fresh_env[image_variable("lb-1")] == IMAGES[1]
     assert reused_env[image_variable("km-1")] == "kubespray-harness/deploy:0123456789abcdef-km-1"
     assert reused_env[image_variable("lb-1")] == "kubespray-harness/deploy:0123456789abcdef-lb-1"
-    assert (fresh_env["HARNESS_SUBNET_PREFIX"], fresh_env["HARNESS_IP_RANGE"]) == ("172.30.7", "172.30.7.128/25")
+    assert fresh_env["HARNESS_SUBNET"] == "172.30.7.0/24"

@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness import context as run_context
 from harness import events, molecule, runner, steps
@@ -252,7 +253,13 @@ def test_log_tail_of_a_missing_log_is_empty(tmp_path: Path) -> None:
 
 
 def test_the_lifecycle_verifies_only_after_converge_and_destroys_apart() -> None:
-    assert molecule.SEQUENCE == ("create", "prepare", "converge", "verify")
+    assert molecule.SEQUENCE == ("create", "converge", "verify")
+
+
+def test_molecule_converge_prepares_first_so_the_deploy_still_runs() -> None:
+    config = yaml.safe_load(molecule.BASE_CONFIG.read_text())
+    sequence = config["scenario"]["converge_sequence"]
+    assert sequence.index("prepare") < sequence.index("converge"), sequence
 
 
 def test_stop_run_processes_kills_the_runs_processes_even_outside_its_process_group() -> None:
