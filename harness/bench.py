@@ -26,15 +26,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness import events, provider
+from harness import events, provider, steps
+from harness.clock import Stopwatch
 from harness.errors import HarnessError
+from harness.runner import HARNESS_PHASES
 from harness.settings import Settings
 from harness.text import read_model
 
 SCHEMA_VERSION = 1
 DEFAULT_RUNS = 3
 PLAN_FILE = "bench.yml"  # in the scenarios folder
-HARNESS_PHASES = ("setup", "create", "verify", "destroy")
 SLOWEST_TASKS = 20
 
 
@@ -84,12 +85,16 @@ class Interval:
 class Sample:
     """One `harness run` process, timed from outside, with the report it wrote."""
 
-    wall: float
-    started: float  # Unix time the process started
+    timed: Timed
     report: dict[str, Any]
-    output: Path
-    cpu: CpuUse
-    cold: bool = False
+
+    @property
+    def wall(self) -> float:
+        return self.timed.wall
+
+    @property
+    def cpu(self) -> CpuUse:
+        return self.timed.cpu
 
     @property
     def steps_seconds(self) -> float:
@@ -99,13 +104,13 @@ class Sample:
         """The run from process start to exit: its phases in order, each gap between them named
         for its two sides (`create → deploy`: Molecule's prepare starting, say)."""
         timeline = sorted((p for p in self.report.get("steps", []) if p.get("started")), key=lambda p: p["started"])
-        intervals, edge, before = [], self.started, "start"
+        intervals, edge, before = [], self.timed.started, "start"
         for phase in timeline:
             intervals.append(Interval(f"{before} → {phase['name']}", "gap", round(phase["started"] - edge, 1)))
             kind = "harness" if phase["name"] in HARNESS_PHASES else "kubespray"
             intervals.append(Interval(phase["name"], kind, phase["seconds"]))
             edge, before = phase["started"] + phase["seconds"], phase["name"]
-        intervals.append(Interval(f"{before} → exit", "gap", round(self.started + self.wall - edge, 1)))
+        intervals.append(Interval(f"{before} → exit", "gap", round(self.timed.started + self.wall - edge, 1)))
         return intervals
 
 
@@ -136,40 +141,34 @@ def _cpu_use(before: list[int], after: list[int]) -> CpuUse:
     return CpuUse(busy=(total - idle - iowait) / total, iowait=iowait / total)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Timed:
     """A whole command timed from outside: its wall, exit code and the machine's CPU meanwhile."""
 
     wall: float
     rc: int
-    started: float
+    started: float  # Unix time
     cpu: CpuUse
 
 
 def _timed(argv: list[str], output: Path, env: dict[str, str] | None = None) -> Timed:
     output.parent.mkdir(parents=True, exist_ok=True)
-    cpu_before, started, clock = _cpu_times(), time.time(), time.monotonic()
+    cpu_before, clock = _cpu_times(), Stopwatch()
     with output.open("wb") as out:
         rc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env).returncode
-    return Timed(round(time.monotonic() - clock, 1), rc, started, _cpu_use(cpu_before, _cpu_times()))
+    return Timed(clock.seconds(), rc, clock.at, _cpu_use(cpu_before, _cpu_times()))
 
 
 def harness_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "harness", *args]
 
 
-def run_sample(case: Case, out_dir: Path, name: str, env: dict[str, str] | None = None, cold: bool = False) -> Sample:
-    report_file = out_dir / f"{name}.json"
-    timed = _timed(
-        harness_argv("run", case.scenario, "--ref", case.ref, "--report-json", str(report_file)),
-        out_dir / f"{name}.log",
-        env,
-    )
+def run_sample(case: Case, out_dir: Path, name: str, env: dict[str, str] | None = None) -> Sample:
+    report_file, log = out_dir / f"{name}.json", out_dir / f"{name}.log"
+    timed = _timed(harness_argv("run", case.scenario, "--ref", case.ref, "--report-json", str(report_file)), log, env)
     if not report_file.is_file():
-        log = out_dir / f"{name}.log"
         raise HarnessError(f"the {name} run of {case.label} wrote no report (exit {timed.rc}): see {log}")
-    report = json.loads(report_file.read_text())
-    return Sample(timed.wall, timed.started, report, out_dir / f"{name}.log", timed.cpu, cold)
+    return Sample(timed, json.loads(report_file.read_text()))
 
 
 def _spread(values: Iterable[float]) -> dict[str, float]:
@@ -213,7 +212,7 @@ def slowest_tasks(samples: list[Sample], limit: int = SLOWEST_TASKS) -> dict[str
         for phase in sample.report.get("steps", []):
             if phase["name"] in HARNESS_PHASES or not phase.get("log"):
                 continue
-            recorded = events.read_events(events_file_of(Path(phase["log"])))
+            recorded = events.read_events(steps.events_file_of(Path(phase["log"])))
             tasks = per_step.setdefault(phase["name"], {})
             for key, seconds in task_seconds(recorded).items():
                 tasks.setdefault(key, []).append(seconds)
@@ -222,11 +221,6 @@ def slowest_tasks(samples: list[Sample], limit: int = SLOWEST_TASKS) -> dict[str
         rows = [{"play": play, "task": task, **_spread(values)} for (play, task), values in tasks.items()]
         table[step] = sorted(rows, key=lambda row: row["median_s"], reverse=True)[:limit]
     return table
-
-
-def events_file_of(log: Path) -> Path:
-    """A step's events beside its log (harness.steps.run_step names both)."""
-    return log.with_name(log.name.removesuffix(".log") + ".events.jsonl")
 
 
 @dataclass
@@ -306,7 +300,7 @@ def _cold_sample(settings: Settings, case: Case, out_dir: Path) -> Sample:
         UV_CACHE_DIR=str(cache / "uv"),
     )
     try:
-        return run_sample(case, out_dir, f"{_slug(case)}-cold", env, cold=True)
+        return run_sample(case, out_dir, f"{_slug(case)}-cold", env)
     finally:
         provider.remove_repository_images(provider.connect(), repository)
         shutil.rmtree(cache, ignore_errors=True)

@@ -532,17 +532,18 @@ def _cmd_deploys(args: argparse.Namespace, settings: Settings, console: Console)
 
 
 def _cmd_bench(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    plan_file = settings.scenarios_dir / bench.PLAN_FILE
+    if args.ref and not args.scenario:
+        raise HarnessError("--ref goes with a SCENARIO: `harness bench SCENARIO --ref REF`")
+    needs_plan = args.matrix or not args.scenario
+    plan = bench.load_plan(settings.scenarios_dir / bench.PLAN_FILE) if needs_plan else bench.Plan(cases=())
     if args.scenario:
         if not args.ref:
             raise HarnessError(f"bench {args.scenario}: give --ref REF (the Kubespray ref to time it at)")
         scenarios.load(settings.scenarios_dir, args.scenario)  # a wrong name fails here, not after a run
-        cases: tuple[bench.Case, ...] = (bench.Case(args.scenario, args.ref),)
-    elif args.ref:
-        raise HarnessError("--ref goes with a SCENARIO: `harness bench SCENARIO --ref REF`")
+        cases = (bench.Case(args.scenario, args.ref),)
     else:
-        cases = bench.load_plan(plan_file).cases
-    cells = bench.load_plan(plan_file).matrix_cells if args.matrix else ()
+        cases = plan.cases
+    cells = plan.matrix_cells if args.matrix else ()
     document = bench.bench(
         settings, cases, args.runs, settings.new_run_path("bench"), args.cold, cells, _progress(console)
     )
@@ -590,7 +591,7 @@ def _cmd_nodes(args: argparse.Namespace, settings: Settings, console: Console) -
     if not args.scenario:
         raise HarnessError("nodes up: give --scenario NAME (Molecule's scenario)")
     scenario = scenarios.load(settings.scenarios_dir, args.scenario)
-    print(json.dumps(nodes.up(scenario, os.environ)))
+    print(json.dumps(nodes.up(scenario, os.environ, settings.image_repository)))
     return 0
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness import images, provider
+from harness.clock import Stopwatch
 from harness.errors import HarnessError
 from harness.scenario import Scenario
 from harness.settings import Settings, file_lock
@@ -206,7 +207,7 @@ def restore(context: RunContext) -> list[StepResult]:
 
     directory = Path(context.saved_deploy)
     deploy = read(directory)
-    started, started_at = time.monotonic(), time.time()
+    clock = Stopwatch()
     _restore_node_files(context, directory / "node-files")
     _copy_tree(directory / "facts", context.facts_dir)
     _copy_tree(directory / "before-deploy", context.before_deploy_dir)
@@ -221,8 +222,8 @@ def restore(context: RunContext) -> list[StepResult]:
                 step,
                 log=str(context.logs_dir / Path(step.log).name),
                 events=str(context.logs_dir / Path(step.events).name),
-                seconds=round(time.monotonic() - started, 1),
-                started=started_at,
+                seconds=clock.seconds(),
+                started=clock.at,
                 reused=f"run {deploy.origin_run}'s deploy ({step.seconds:.0f} s then)",
             )
         )

@@ -20,9 +20,9 @@ from pathlib import Path
 from harness import provider
 from harness.errors import CommandFailed, HarnessError
 from harness.kubespray import venv
-from harness.settings import Settings, cache_lock
+from harness.settings import DEFAULT_IMAGE_REPOSITORY, Settings, cache_lock
 
-REPOSITORY = "kubespray-harness"
+REPOSITORY = DEFAULT_IMAGE_REPOSITORY  # unless HARNESS_IMAGE_REPOSITORY says another
 SOURCES = ("auto", "registry", "debootstrap")
 CURRENT = "current"
 

@@ -16,13 +16,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
 from harness import scenario as scenarios
+from harness.clock import Stopwatch
 from harness.context import RunContext
 from harness.errors import HarnessError
 from harness.scenario import Scenario
@@ -110,7 +110,7 @@ def run_action(context: RunContext, action: str, timeout: float | None = None) -
     log = context.logs_dir / f"molecule-{action}.log"
     molecule_bin = str(Path(sys.executable).parent / "molecule")
     argv = [molecule_bin, "--base-config", str(BASE_CONFIG), action, "-s", context.scenario]
-    started, started_at = time.monotonic(), time.time()
+    clock = Stopwatch()
     with log.open("w") as out:
         # Own process group: on Ctrl-C the whole tree (Molecule, its
         # ansible-playbook, Kubespray's) stops before the harness cleans up,
@@ -135,7 +135,7 @@ def run_action(context: RunContext, action: str, timeout: float | None = None) -
         except BaseException:
             _stop_group(process)
             raise
-    return ActionResult(action, round(time.monotonic() - started, 1), rc, log, started_at)
+    return ActionResult(action, clock.seconds(), rc, log, clock.at)
 
 
 def _stop_group(process: subprocess.Popen) -> None:

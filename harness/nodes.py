@@ -34,12 +34,13 @@ def subnet_of(env: Mapping[str, str]) -> str:
     return env.get("HARNESS_SUBNET") or subnets.STANDALONE_SUBNET
 
 
-def specs(scenario: Scenario, env: Mapping[str, str]) -> list[provider.NodeSpec]:
-    """Each node's container, image and address, as the run's environment says."""
+def specs(scenario: Scenario, env: Mapping[str, str], repository: str = images.REPOSITORY) -> list[provider.NodeSpec]:
+    """Each node's container, image and address, as the run's environment says (a node without
+    an image of its own boots the newest build in `repository`)."""
     prefix = subnets.prefix(subnet_of(env))
     found = []
     for index, node in enumerate(scenario.nodes):
-        default_image = images.current_alias("lb" if node.role == "loadbalancer" else "node")
+        default_image = images.current_alias("lb" if node.role == "loadbalancer" else "node", repository)
         found.append(
             provider.NodeSpec(
                 container=f"{node.name}-{run_id(env)}",
@@ -53,14 +54,14 @@ def specs(scenario: Scenario, env: Mapping[str, str]) -> list[provider.NodeSpec]
     return found
 
 
-def up(scenario: Scenario, env: Mapping[str, str]) -> list[dict[str, Any]]:
+def up(scenario: Scenario, env: Mapping[str, str], repository: str = images.REPOSITORY) -> list[dict[str, Any]]:
     """Start the scenario's nodes (and, on its own, the network `harness run` would have made
     first); Molecule's instance config for them."""
     client = provider.connect()
     if not provider.network_exists(client, network_name(env)):
         internal = env.get("HARNESS_NETWORK_INTERNAL", "false") == "true"
         provider.create_run_network(client, network_name(env), run_id(env), internal, [subnet_of(env)])
-    nodes = specs(scenario, env)
+    nodes = specs(scenario, env, repository)
     provider.start_nodes(client, nodes)
     return [instance_config(node) for node in nodes]
 

@@ -437,6 +437,19 @@ def _cell(text: str) -> str:
     return one_line(text).replace("|", "\\|")
 
 
+def _bench_row(case: dict[str, Any]) -> list[str]:
+    """A bench case's figures, as both its tables show them."""
+    return [
+        f"{case['scenario']}@{case['ref']}",
+        str(case["runs"]),
+        f"{case['wall_median_s']:.1f}",
+        f"{case['steps_median_s']:.1f}",
+        f"{case['harness_median_s']:.1f}",
+        str(case["overhead_ratio"]),
+        f"{case['cold']['wall_s']:.0f}" if case.get("cold") else "-",
+    ]
+
+
 def bench_markdown(document: dict[str, Any], slowest: int = 20) -> str:
     """`harness bench`'s figures as the README carries them: the cases, the matrix, then per case
     its phases and, per Kubespray step, the slowest tasks."""
@@ -446,12 +459,7 @@ def bench_markdown(document: dict[str, Any], slowest: int = 20) -> str:
         "| case | warm runs | wall median (s) | Kubespray steps median (s) | harness (s) | overhead_ratio | cold (s) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for case in document["cases"]:
-        cold = f"{case['cold']['wall_s']:.0f}" if case.get("cold") else "-"
-        lines.append(
-            f"| {case['scenario']}@{case['ref']} | {case['runs']} | {case['wall_median_s']:.1f} | "
-            f"{case['steps_median_s']:.1f} | {case['harness_median_s']:.1f} | {case['overhead_ratio']} | {cold} |"
-        )
+    lines += ["| " + " | ".join(_bench_row(case)) + " |" for case in document["cases"]]
     matrix = document.get("matrix")
     if matrix:
         runs = matrix["runs"]
@@ -479,16 +487,7 @@ def print_bench(console: Console, document: dict[str, Any]) -> None:
     for column in ("case", "runs", "wall median", "Kubespray steps", "harness", "overhead_ratio", "cold"):
         table.add_column(column, justify="left" if column == "case" else "right")
     for case in document["cases"]:
-        cold = f"{case['cold']['wall_s']:.0f}" if case.get("cold") else "-"
-        table.add_row(
-            f"{case['scenario']}@{case['ref']}",
-            str(case["runs"]),
-            f"{case['wall_median_s']:.1f}",
-            f"{case['steps_median_s']:.1f}",
-            f"{case['harness_median_s']:.1f}",
-            str(case["overhead_ratio"]),
-            cold,
-        )
+        table.add_row(*_bench_row(case))
     console.print(table)
     if document.get("matrix"):
         console.print(f"matrix speedup at -j 2: {document['matrix']['speedup']}")

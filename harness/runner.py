@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from harness import checks, coverage, deploys, events, molecule, ownership, provider, steps, subnets
 from harness import context as run_context
 from harness import scenario as scenarios
+from harness.clock import Stopwatch
 from harness.context import RunContext
 from harness.errors import HarnessError
 from harness.inventory import container_name, network_name
@@ -37,6 +37,10 @@ PAIR = " -> "  # an upgrade across releases, as reports and expectation keys nam
 def upgrade_label(new: str, old: str | None = None) -> str:
     """`old -> new` for an upgrade across releases (refs or shas), else `new`."""
     return f"{old}{PAIR}{new}" if old else new
+
+
+# The timings of the harness's own phases; every other timing of a run is a Kubespray step.
+HARNESS_PHASES = ("setup", "create", "verify", "destroy")
 
 
 @dataclass
@@ -226,7 +230,8 @@ def run(
             progress("sealed: the report's nodes and controller reach each other and nothing else")
 
     _mention_leftovers(settings, progress)
-    started, result.started = time.monotonic(), time.time()
+    clock = Stopwatch()
+    result.started = clock.at
     worktrees = (run_dir / "kubespray", *([run_dir / run_context.FROM_WORKTREE] if upgrade_from else []))
     with ownership.own(settings, run_id, worktrees):
         try:
@@ -245,11 +250,11 @@ def run(
             for worktree in worktrees:
                 source.remove_worktree(settings, worktree)
             raise
-        _record(result, progress, Timing("setup", round(time.monotonic() - started, 1), 0, started=result.started))
-        _run_lifecycle(settings, context, scenario, result, progress, keep, started)
+        _record(result, progress, Timing("setup", clock.seconds(), 0, started=clock.at))
+        _run_lifecycle(settings, context, scenario, result, progress, keep, clock)
     _judge(context, scenario, result)
     result.coverage = _coverage(settings, context, scenario, progress)
-    result.wall_seconds = round(time.monotonic() - started, 1)
+    result.wall_seconds = clock.seconds()
     _write_report(result)
     return result
 
@@ -261,7 +266,7 @@ def _run_lifecycle(
     result: RunResult,
     progress: Callable[[str], None],
     keep: bool,
-    started: float,
+    clock: Stopwatch,
 ) -> None:
     """Molecule's sequence, then the nodes removed (or kept with --keep, after a whole run). A run
     a signal stopped is torn down too, and its report says `interrupted`."""
@@ -280,7 +285,7 @@ def _run_lifecycle(
         else:
             _teardown(settings, context, scenario, result, progress)
         if result.verdict == Verdict.INTERRUPTED:
-            result.wall_seconds = round(time.monotonic() - started, 1)
+            result.wall_seconds = clock.seconds()
             _write_report(result)
 
 
@@ -378,7 +383,7 @@ def _lifecycle(
             watcher.flush()
             if action == "verify":
                 molecule.keep_verify_junit(context)
-            if action in ("create", "verify"):
+            if action in HARNESS_PHASES:
                 timing = Timing(action, outcome.seconds, outcome.rc, str(outcome.log), started=outcome.started)
                 _record(result, progress, timing)
             if outcome.rc != 0:
@@ -402,17 +407,16 @@ def _teardown(settings: Settings, context: RunContext, scenario: Scenario, resul
     2-core machine; removing by label through the provider takes seconds, removes exactly what
     the run created, and works after any failure. (`molecule test` on its own still destroys
     with Molecule; the run's Molecule state is thrown away with the run.)"""
-    started, started_at = time.monotonic(), time.time()
     try:  # the worktree goes even when the engine is gone (`harness gc` removes the rest later)
         _collect_artifacts(context, scenario)
-        started, started_at = time.monotonic(), time.time()
+        clock = Stopwatch()
         client = provider.connect()
         names = {node.name: container_name(node.name, context.run_id) for node in scenario.nodes}
         result.lost_nodes = provider.lost_nodes(client, names)
         _, result.removed = _remove_nodes(context.run_id, client)
     finally:
         _remove_local_state(settings, context, keep_worktree=settings.keep_worktree)
-    _record(result, progress, Timing("destroy", round(time.monotonic() - started, 1), 0, started=started_at))
+    _record(result, progress, Timing("destroy", clock.seconds(), 0, started=clock.at))
 
 
 def _collect_artifacts(context: RunContext, scenario: Scenario) -> None:

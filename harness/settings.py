@@ -17,6 +17,7 @@ from harness.errors import HarnessError
 
 UPSTREAM_KUBESPRAY = "https://github.com/kubernetes-sigs/kubespray.git"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_IMAGE_REPOSITORY = "kubespray-harness"
 
 
 def _default_cache_dir() -> Path:
@@ -47,7 +48,7 @@ class Settings:
     reuse_deploys: bool = True
     # The repository the harness's images are tagged in; `harness bench --cold` builds them
     # anew in a throwaway one.
-    image_repository: str = "kubespray-harness"
+    image_repository: str = DEFAULT_IMAGE_REPOSITORY
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -69,7 +70,7 @@ class Settings:
             action_timeout=_seconds(env, "HARNESS_ACTION_TIMEOUT", 3600.0),
             subnet_pool=subnets.parse_pool(env.get("HARNESS_SUBNET_POOL") or subnets.DEFAULT_POOL),
             reuse_deploys=env.get("HARNESS_REUSE_DEPLOYS", "") not in ("0", "false", "no"),
-            image_repository=_image_repository(env.get("HARNESS_IMAGE_REPOSITORY") or "kubespray-harness"),
+            image_repository=_image_repository(env.get("HARNESS_IMAGE_REPOSITORY") or DEFAULT_IMAGE_REPOSITORY),
         )
 
     @property

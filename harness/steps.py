@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness import controller, deploys, events, hostvars, inventory, provider
+from harness.clock import Stopwatch
 from harness.context import RunContext
 from harness.errors import HarnessError
 from harness.scenario import Scenario, Step
@@ -123,14 +123,14 @@ def run_phase(context: RunContext, scenario: Scenario, phase: str) -> list[StepR
 def _save_deploy(context: RunContext, scenario: Scenario, results: list[StepResult]) -> None:
     """Save the passed deploy for later upgrades from its release; a save that fails costs them
     the time, not this run its verdict."""
-    started = time.monotonic()
+    clock = Stopwatch()
     try:
         saved = deploys.save(context, scenario, results)
     except HarnessError as exc:
         print(f"note: the deploy was not saved for reuse: {exc.message}", flush=True)
         return
     if saved is not None:
-        print(f"saved the deploy for later upgrades from {context.from_ref} in {time.monotonic() - started:.0f}s")
+        print(f"saved the deploy for later upgrades from {context.from_ref} in {clock.seconds():.0f}s")
 
 
 def _record_all(context: RunContext, results: list[StepResult]) -> list[StepResult]:
@@ -193,10 +193,11 @@ def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Pa
     index = scenario.steps.index(step) + 1
     stem = f"{index:02d}-{step.name}"
     context.logs_dir.mkdir(parents=True, exist_ok=True)
-    log, events_file = context.logs_dir / f"{stem}.log", context.logs_dir / f"{stem}.events.jsonl"
+    log = context.logs_dir / f"{stem}.log"
+    events_file = events_file_of(log)
     events_file.unlink(missing_ok=True)
     argv = playbook_argv(context, scenario, step, hosts_file, node_addresses(context))
-    started, started_at = time.monotonic(), time.time()
+    clock = Stopwatch()
     shutil.copyfile(hosts_file, context.logs_dir / f"{stem}.hosts.yml")  # the inventory this step saw
     with log.open("wb") as out:
         out.write(f"# in the controller ({context.controller_image}): {' '.join(argv)}\n".encode())
@@ -206,11 +207,11 @@ def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Pa
         name=step.name,
         phase=step.phase,
         argv=argv,
-        seconds=round(time.monotonic() - started, 1),
+        seconds=clock.seconds(),
         rc=rc,
         log=str(log),
         events=str(events_file),
-        started=started_at,
+        started=clock.at,
     )
     _record(context, result)
     print(f"step {step.name}: rc={rc} in {result.seconds:.0f}s, log {log}", flush=True)
@@ -218,6 +219,11 @@ def run_step(context: RunContext, scenario: Scenario, step: Step, hosts_file: Pa
     if failure is not None:
         print(f"  failed: TASK [{failure.task}] on {failure.host}: {failure.message}", flush=True)
     return result
+
+
+def events_file_of(log: Path) -> Path:
+    """A step's events, beside its log."""
+    return log.with_name(log.name.removesuffix(".log") + ".events.jsonl")
 
 
 def _record(context: RunContext, result: StepResult) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import bench, cli, report
+from harness import bench, cli, report, steps
 from harness.errors import HarnessError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def recorded_sample() -> bench.Sample:
     case = DOCUMENT["cases"][0]
     before_setup = next(p["median_s"] for p in case["phases"] if p["name"] == "start → setup")
     cpu = bench.CpuUse(**case["cpu"][0])
-    return bench.Sample(case["wall_s"][0], REPORT["started"] - before_setup, REPORT, DATA / "run.log", cpu)
+    return bench.Sample(bench.Timed(case["wall_s"][0], 0, REPORT["started"] - before_setup, cpu), REPORT)
 
 
 def test_intervals_cover_the_process_from_start_to_exit():
@@ -84,7 +84,7 @@ def test_slowest_tasks_are_sorted_and_cut_at_twenty(tmp_path):
 
 
 def test_events_file_sits_beside_the_step_log():
-    assert bench.events_file_of(Path("/r/logs/03-upgrade-kw-1.log")) == Path("/r/logs/03-upgrade-kw-1.events.jsonl")
+    assert steps.events_file_of(Path("/r/logs/03-upgrade-kw-1.log")) == Path("/r/logs/03-upgrade-kw-1.events.jsonl")
 
 
 def test_markdown_escapes_the_pipes_of_kubespray_task_names():
