@@ -64,8 +64,8 @@ def first_failure(events: list[dict[str, Any]]) -> Failure | None:
     if not fatal:
         return None
     _, first_run, first = min(fatal.values(), key=lambda item: item[0])
-    hosts = [event["host"] for _, run, event in sorted(fatal.values(), key=lambda item: item[0]) if run == first_run]
-    return _failure(first, hosts)
+    there = [event for _, run, event in sorted(fatal.values(), key=lambda item: item[0]) if run == first_run]
+    return _failure(first, [event["host"] for event in there], there)
 
 
 def unreachable(events: list[dict[str, Any]]) -> Failure | None:
@@ -88,32 +88,43 @@ def unreachable(events: list[dict[str, Any]]) -> Failure | None:
 
 
 def task_runs(events: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
-    """(task, host) -> "ran" or "skipped", for each host a task had a result on; (task, "") ->
-    "started" for each task that started. A task that ran on a host once counts as ran there."""
+    """(task, host) -> "ran", "failed" or "skipped", for each host a task had a result on; (task, "")
+    -> "started" for each task that started. A task that ran on a host once counts as ran there, and
+    as failed there if any of its results failed unforgiven (not ignore_errors)."""
     runs: dict[tuple[str, str], str] = {}
     for event in events:
         task = str(event.get("task", "")).strip()
         if event["event"] == "task_start":
             runs.setdefault((task, ""), "started")
+        elif event["event"] in ("failed", "unreachable") and not event.get("ignore_errors"):
+            runs[(task, event["host"])] = "failed"
         elif event["event"] in ("ok", "failed", "unreachable"):
-            runs[(task, event["host"])] = "ran"
+            if runs.get((task, event["host"])) != "failed":
+                runs[(task, event["host"])] = "ran"
         elif event["event"] == "skipped":
             runs.setdefault((task, event["host"]), "skipped")
     return runs
 
 
-def _failure(event: dict[str, Any], hosts: list[str]) -> Failure:
-    # A loop's failed items first: its own msg says only that one or more items failed.
-    said = [str(event.get(name) or "").strip() for name in ("items", *MESSAGE_FIELDS)]
+def _failure(event: dict[str, Any], hosts: list[str], there: list[dict[str, Any]] | None = None) -> Failure:
+    """The failure as `event` says it; its text is what every host's event there said (each host
+    may say it with its own name in it)."""
+    said = _said(event)
     message = next((text for text in said if text), "")
     rc = event.get("rc")
+    texts = [text for each in there or [event] for text in _said(each) if text]
     return Failure(
         task=event["task"],
         hosts=tuple(hosts),
         message=message or (f"rc={rc}" if rc is not None else ""),
         rc=rc if isinstance(rc, int) else None,
-        text="\n".join(text for text in said if text),
+        text="\n".join(dict.fromkeys(texts)),
     )
+
+
+def _said(event: dict[str, Any]) -> list[str]:
+    # A loop's failed items first: its own msg says only that one or more items failed.
+    return [str(event.get(name) or "").strip() for name in ("items", *MESSAGE_FIELDS)]
 
 
 def _hosts_failed_at_end(events: list[dict[str, Any]]) -> set[str] | None:

@@ -92,8 +92,11 @@ def print_repro(console: Console, data: dict[str, Any]) -> None:
         hosts = ", ".join(data["failed_hosts"]) or "-"
         run = f"TASK [{data['failed_task']}] in step {data['failed_step']} on {hosts}"
         console.print(f"  this run: {run}: {one_line(data['failed_message'] or '')}", markup=False)
-    for difference in data["differences"]:
-        console.print(f"  differs:  {difference}", markup=False)
+    if data.get("stopped_beyond_containers"):  # the run's failure is not the report's to compare with
+        console.print(f"  then:     {data['stopped_beyond_containers']}", markup=False)
+    else:
+        for difference in data["differences"]:
+            console.print(f"  differs:  {difference}", markup=False)
     if data.get("cannot_reproduce_here"):
         console.print(f"  why:      {data['cannot_reproduce_here']}", markup=False)
     refs = upgrade_label(data["ref"], data.get("from_ref"))

@@ -25,7 +25,7 @@ from harness.inventory import container_name, network_name
 from harness.kubespray import source
 from harness.scenario import Expectation, Scenario
 from harness.settings import Settings
-from harness.verdict import Outcome, Verdict, decide, matches_expectation, not_exercised
+from harness.verdict import Outcome, Verdict, decide, matches_expectation, not_exercised, passed_where_expected
 
 ARTIFACTS = {"haproxy.cfg": "/etc/haproxy/haproxy.cfg", "nginx.conf": "/etc/nginx/nginx.conf", "hosts": "/etc/hosts"}
 REPORT_FILE = "report.json"  # in every run directory, whatever command ran it
@@ -78,6 +78,8 @@ class RunResult:
     coverage: list[coverage.StepCoverage] = field(default_factory=list)  # per Kubespray step that ran
     # With a failure expected: did its task run (pass or fail) on every expected host in its step?
     expected_task_ran: bool | None = None
+    # ... and did it pass there (ran on every expected host, failed on none)?
+    expected_task_passed: bool | None = None
     lost_nodes: dict[str, str] = field(default_factory=dict)  # node -> its container's state at the end
     # An upgrade across releases (--from): the release that deployed; the steps after it ran at `ref`.
     from_ref: str | None = None
@@ -129,6 +131,7 @@ class RunResult:
             "checks": self.checks.as_dict(),
             "coverage": {step.step: step.as_dict() for step in self.coverage},
             "expected_task_ran": self.expected_task_ran,
+            "expected_task_passed": self.expected_task_passed,
             "lost_nodes": self.lost_nodes,
             "removed": self.removed,
         }
@@ -456,6 +459,7 @@ def _judge(context: RunContext, scenario: Scenario, result: RunResult) -> None:
         result.differences = [f"node lost ({lost}): the run's verdict says nothing about Kubespray"]
     if result.expected.fail is not None:
         result.expected_task_ran = not_exercised(result.expected.fail, outcome) is None
+        result.expected_task_passed = passed_where_expected(result.expected.fail, outcome)
 
 
 def _coverage(

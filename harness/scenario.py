@@ -102,6 +102,9 @@ class FailureExpectation(Strict):
     task: str = Field(min_length=1)
     step: str = Field(min_length=1)
     hosts: tuple[str, ...]
+    # A bug report shows the failures its reporter pasted, often one of several ("... similar
+    # failures ..."): then the same failure on more hosts than these is still the bug.
+    more_hosts_may_fail: bool = False
     # A substring of the failure's msg, stderr, module_stdout or exception; never empty,
     # since an empty string is in every message. A failure with nothing to say gives `rc`.
     message: str | None = None
@@ -130,7 +133,8 @@ class FailureExpectation(Strict):
     def describe(self) -> str:
         said = [f"{self.message!r}"] if self.message is not None else []
         said += [f"rc={self.rc}"] if self.rc is not None else []
-        return f"fail at {self.task!r} in step {self.step} on {', '.join(self.hosts)} with {' and '.join(said)}"
+        hosts = ", ".join(self.hosts) + (" (or more)" if self.more_hosts_may_fail else "")
+        return f"fail at {self.task!r} in step {self.step} on {hosts} with {' and '.join(said)}"
 
 
 class Expectation(Strict):

@@ -51,7 +51,7 @@ class Outcome:
     failure: Failure | None = None
     unreachable: Failure | None = None  # in any step, ignored or not
     checks_skipped: tuple[str, ...] = ()  # skipped host checks the scenario does not call optional
-    # (step, task, host) -> "ran" or "skipped"; (step, task, "") for a task that started in the step.
+    # (step, task, host) -> "ran", "failed" or "skipped"; (step, task, "") for a task that started in the step.
     task_runs: dict[tuple[str, str, str], str] = field(default_factory=dict, hash=False)
 
     @property
@@ -99,6 +99,14 @@ def not_exercised(expected: FailureExpectation, outcome: Outcome) -> str | None:
     return None
 
 
+def passed_where_expected(expected: FailureExpectation, outcome: Outcome) -> bool:
+    """Whether the expected task ran on every expected host in the expected step and failed on none."""
+    task = expected.task.strip()
+    return not_exercised(expected, outcome) is None and all(
+        outcome.task_runs.get((expected.step, task, host)) == "ran" for host in expected.hosts
+    )
+
+
 def differences_from(expected: FailureExpectation, outcome: Outcome) -> list[str]:
     """What about the run's failure is not the expected one; empty when it is."""
     failure = outcome.failure
@@ -109,13 +117,19 @@ def differences_from(expected: FailureExpectation, outcome: Outcome) -> list[str
         found.append(f"task: {failure.task!r} (expected {expected.task!r})")
     if outcome.failed_step != expected.step:
         found.append(f"step: {outcome.failed_step} (expected {expected.step})")
-    if sorted(failure.hosts) != sorted(expected.hosts):
+    if not _hosts_match(expected, failure.hosts):
         found.append(f"hosts: {', '.join(failure.hosts) or 'none'} (expected {', '.join(expected.hosts)})")
     if expected.message is not None and expected.message not in failure.text:
         found.append(f"message: does not contain {expected.message!r}")
     if expected.rc is not None and failure.rc != expected.rc:
         found.append(f"rc: {failure.rc} (expected {expected.rc})")
     return found
+
+
+def _hosts_match(expected: FailureExpectation, failed: tuple[str, ...]) -> bool:
+    if expected.more_hosts_may_fail:
+        return set(expected.hosts) <= set(failed)
+    return sorted(failed) == sorted(expected.hosts)
 
 
 def matches_expectation(verdict: Verdict) -> bool:

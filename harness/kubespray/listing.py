@@ -40,6 +40,9 @@ LISTING_INVENTORY = {
         }
     }
 }
+# Kubespray run as an Ansible collection prints its roles with the collection's name
+# (`kubernetes_sigs.kubespray.etcd`); its playbooks from a checkout print `etcd`.
+_COLLECTION_PREFIX = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+\.")
 # How alike (difflib's ratio, case ignored) a renamed task's old and new names must be.
 RENAME_SIMILARITY = 0.9
 # Ansible's special tags: `always` runs under any --tags (unless skipped), `never` only when asked.
@@ -51,6 +54,8 @@ class ListedTask:
     play: str
     name: str
     tags: frozenset[str]
+    # Not listed by Ansible (behind a dynamic include): its tags are inferred from its role's (Listing.entries).
+    inferred: bool = False
 
     def runs_under(self, tags: Iterable[str], skip_tags: Iterable[str] = ()) -> bool:
         """Whether `--tags TAGS --skip-tags SKIP` selects this task, by Ansible's rules."""
@@ -70,12 +75,30 @@ class Listing:
     def named(self, name: str) -> list[ListedTask]:
         return [task for task in self.tasks if task.name == name.strip()]
 
+    def entries(self, name: str) -> list[ListedTask]:
+        """The task's entries in the listing; for a task Ansible cannot list (loaded by a dynamic
+        `include_tasks`, whose tasks Ansible only knows when it runs), one per play its role runs
+        in, with the tags every listed task of the role carries in that play: what an included
+        task inherits from its role and play. Empty when its role lists no task either."""
+        listed = self.named(name)
+        if listed:
+            return listed
+        role = _role(name.strip())
+        by_play: dict[str, frozenset[str]] = {}
+        for task in self.tasks:
+            if role and _role(task.name) == role:
+                by_play[task.play] = by_play.get(task.play, task.tags) & task.tags
+        return [ListedTask(play, name.strip(), tags, inferred=True) for play, tags in by_play.items() if tags]
+
     def name_here(self, name: str) -> str | None:
         """The task's name in this listing: its own; or, when Kubespray renamed it between refs
         (its linting recapitalised many, some gained a word), the one task of the same role whose
         name is at least RENAME_SIMILARITY alike and likest; None when there is neither."""
         if self.named(name):
             return name.strip()
+        local = without_collection(name)
+        if local != name.strip() and any(_role(task.name) == _role(local) for task in self.tasks):
+            return self.name_here(local) or local
         role, _, title = name.strip().rpartition(" : ")
         scored = sorted(
             (
@@ -102,6 +125,16 @@ class Listing:
         """Of the task's tags, the one the fewest tasks of the playbook carry."""
         candidates = sorted(task.tags - {ALWAYS, NEVER})
         return min(candidates, key=lambda tag: (self.carrying(tag), tag), default=None)
+
+
+def without_collection(task: str) -> str:
+    """`kubernetes_sigs.kubespray.etcd : X` -> `etcd : X`: the task as a checkout's playbooks print it."""
+    role, _, title = task.strip().rpartition(" : ")
+    return f"{_COLLECTION_PREFIX.sub('', role)} : {title}" if role else task.strip()
+
+
+def _role(task: str) -> str:
+    return task.rpartition(" : ")[0]
 
 
 def parse(playbook: str, text: str) -> Listing:

@@ -54,6 +54,7 @@ class Plan:
             task=self.failure.task,
             step=self.failure_step,
             hosts=self.failure.hosts,
+            more_hosts_may_fail=True,  # the hosts the reporter pasted, maybe not all that failed
             message=self.failure.message or None,
             rc=None if self.failure.message else self.failure.rc,
         )

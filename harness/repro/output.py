@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from dataclasses import dataclass
+
+import yaml
 
 from harness.events import MESSAGE_FIELDS
 from harness.text import first_line
@@ -19,6 +22,9 @@ _FAILED = re.compile(
     r"^(?:fatal: \[(?P<host>[^\]]+?)(?: -> [^\]]+)?\]: (?P<state>FAILED|UNREACHABLE)!"
     r"|failed: \[(?P<item_host>[^\]]+?)(?: -> [^\]]+)?\] \(item=.*?\)) => (?P<result>.*)$"
 )
+# The YAML result format (`result_format = yaml`, the yaml callback): `=> changed=false` and the
+# rest of the result as YAML indented below it.
+_YAML_HEADER = re.compile(r"^(?:(?:changed|skipped)=\w+\s*)*$")
 _IGNORING = re.compile(r"^\.\.\.ignoring\s*$")
 _RECAP_FAILED = re.compile(r"^(?P<host>\S+)\s*:\s*ok=\d+.*?\b(?:failed=[1-9]|unreachable=[1-9])")
 _NEXT_RESULT = ("TASK [", "RUNNING HANDLER [", "fatal:", "PLAY ")
@@ -65,10 +71,10 @@ def reported_failure(output: str) -> ReportedFailure:
     """The first non-ignored failure in the output (a task's `fatal:` or a loop item's `failed:`),
     under the TASK it belongs to, with the other hosts that failed under the same header.
     Colour codes, profile_tasks times, -v noise and retries are read past."""
-    lines = [_ANSI.sub("", line).strip() for line in output.splitlines()]
-    failures = list(_failure_lines(lines))
+    raw = [_ANSI.sub("", line).rstrip() for line in output.splitlines()]
+    failures = list(_failure_lines(raw))
     if not failures:
-        raise NoReportedFailure(_what_it_shows(lines))
+        raise NoReportedFailure(_what_it_shows([line.strip() for line in raw]))
     real = [line for line in failures if not line.unreachable]
     if not real:
         hosts = ", ".join(dict.fromkeys(line.host for line in failures))
@@ -82,8 +88,10 @@ def reported_failure(output: str) -> ReportedFailure:
     return ReportedFailure(task=first.task, hosts=hosts, message=core_message(full), full_message=full, rc=rc)
 
 
-def _failure_lines(lines: list[str]):
-    """Every failure line that Ansible did not forgive (`...ignoring`), with its task and what follows it."""
+def _failure_lines(raw: list[str]):
+    """Every failure line that Ansible did not forgive (`...ignoring`), with its task and what follows it
+    (as printed: a YAML result keeps its indentation)."""
+    lines = [line.strip() for line in raw]
     task, header = "", -1
     for index, line in enumerate(lines):
         if match := _TASK.match(line):
@@ -104,7 +112,7 @@ def _failure_lines(lines: list[str]):
             match.group("host") or match.group("item_host"),
             match.group("state") == "UNREACHABLE",
             match.group("result"),
-            lines[index + 1 :],
+            raw[index + 1 :],
         )
 
 
@@ -135,6 +143,9 @@ def _result(result: str, following: list[str]) -> tuple[str, int | None]:
     """What the failed result says (msg, else stderr, module_stdout, exception, reason) and its rc:
     one JSON line, or a pretty-printed object over several lines."""
     text = result.strip()
+    if _YAML_HEADER.match(text) and (data := _yaml_result(following)) is not None:
+        return _said(data)
+    following = [line.strip() for line in following]
     following = [line for line in following if not line.startswith("FAILED - RETRYING")]
     for extra in [[], *[following[:n] for n in range(1, min(len(following), 200) + 1)]]:
         candidate = "\n".join([text, *extra])
@@ -143,11 +154,29 @@ def _result(result: str, following: list[str]) -> tuple[str, int | None]:
         except json.JSONDecodeError:
             continue
         if isinstance(data, dict):
-            said = [str(data.get(name) or "").strip() for name in (*MESSAGE_FIELDS, "reason")]
-            rc = data.get("rc")
-            return _telling(said), rc if isinstance(rc, int) else None
+            return _said(data)
     match = re.search(r'"msg":\s*"((?:[^"\\]|\\.)*)"', text)
     return (json.loads(f'"{match.group(1)}"') if match else text), None
+
+
+def _yaml_result(following: list[str]) -> dict | None:
+    """The YAML result below a `=> changed=false` line: the lines indented under it."""
+    body = []
+    for line in following:
+        if line and not line[:1].isspace():
+            break
+        body.append(line)
+    try:
+        data = yaml.safe_load(textwrap.dedent("\n".join(body)))
+    except yaml.YAMLError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _said(data: dict) -> tuple[str, int | None]:
+    said = [str(data.get(name) or "").strip() for name in (*MESSAGE_FIELDS, "reason")]
+    rc = data.get("rc")
+    return _telling(said), rc if isinstance(rc, int) else None
 
 
 def _telling(said: list[str]) -> str:

@@ -81,6 +81,8 @@ class ReproResult:
     run: RunResult
     verdict: ReproVerdict
     cannot_reproduce_here: str | None = None  # why, with that verdict
+    # Not reproduced: the reported task passed, then the run stopped at a task beyond containers.
+    stopped_beyond_containers: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The run's report.json fields that a repro shares, with the report's side beside them."""
@@ -102,6 +104,7 @@ class ReproResult:
             "tag_reasons": self.prepared.plan.tag_reasons,
             "sandboxed_findings": [finding.describe() for finding in self.prepared.findings],
             "cannot_reproduce_here": self.cannot_reproduce_here,
+            "stopped_beyond_containers": self.stopped_beyond_containers,
             "run": run,  # the run's whole report.json (schema 1), as `harness matrix-report` reads it
         }
 
@@ -172,31 +175,37 @@ def reproduce(settings: Settings, options: ReproOptions, progress: Callable[[str
     )
     assert result.verdict is not None
     verdict = repro_verdict(result.verdict)
-    why = beyond_containers(prepared, result, progress) if verdict == ReproVerdict.FAILED_ELSEWHERE else None
-    if why:
+    beyond = beyond_containers(prepared, result, progress) if verdict == ReproVerdict.FAILED_ELSEWHERE else None
+    if beyond and result.expected_task_passed:
+        hosts = ", ".join(prepared.failure.hosts)
+        stopped = f"TASK [{prepared.failure.task}] ran on {hosts} and passed; then {beyond}"
+        progress(f"not reproduced: {stopped}")
+        return ReproResult(prepared, result, ReproVerdict.NOT_REPRODUCED, stopped_beyond_containers=stopped)
+    if beyond and not result.expected_task_ran:
+        why = f"{beyond}; TASK [{prepared.failure.task}] had not run"
         progress(f"cannot reproduce here: {why}")
-        verdict = ReproVerdict.CANNOT_REPRODUCE_HERE
-    return ReproResult(prepared, result, verdict, why)
+        return ReproResult(prepared, result, ReproVerdict.CANNOT_REPRODUCE_HERE, why)
+    return ReproResult(prepared, result, verdict)
 
 
 def beyond_containers(prepared: Prepared, run: RunResult, log: Callable[[str], None] = print) -> str | None:
-    """Why a run that failed elsewhere says nothing about the report, when it does not: before the
-    reported task ran, a task failed that only a tag added to reach that task selects (the
-    kubelet's, a network plugin's), i.e. a task beyond what is known to run in containers, whose
-    downloads, binaries or services the offline tags never set up. None for any other failure."""
+    """Why the task a run failed at, when it is not the reported one, says nothing about the report:
+    only a tag added to reach the reported task selects it (the kubelet's, a network plugin's,
+    etcd's), i.e. it is beyond what is known to run in containers, and needs the downloads,
+    binaries or services the offline tags never set up. None for any other failure."""
     choice, step = prepared.tag_choice, _step_named(prepared.plan, run.failed_step)
-    if choice is None or not choice.reaching or run.expected_task_ran or not run.failed_task or step is None:
+    if choice is None or not choice.reaching or not run.failed_task or step is None:
         return None
-    if step.get("tags") != choice.tags:
-        return None  # the reporter's own --tags
-    entries = listing.list_tasks(prepared.settings, prepared.sha, step["playbook"], log).named(run.failed_task)
+    if run.failed_task.strip() == prepared.failure.task.strip() or step.get("tags") != choice.tags:
+        return None  # the reported task itself, or the reporter's own --tags
+    entries = listing.list_tasks(prepared.settings, prepared.sha, step["playbook"], log).entries(run.failed_task)
     tag = choice.reached_only_by(entries)
     if tag is None:
         return None
     return (
-        f"TASK [{run.failed_task}] failed in step {run.failed_step} before TASK [{prepared.failure.task}] ran; "
-        f"it runs here only because tag {tag} was added to reach the reported task, and it needs what "
-        "Kubespray's other tags set up (downloads, binaries, services), which do not run in containers"
+        f"TASK [{run.failed_task}] failed in step {run.failed_step}; it runs here only because tag {tag} was "
+        "added to reach the reported task, and it needs what Kubespray's other tags set up (downloads, "
+        "binaries, services), which do not run in containers"
     )
 
 
@@ -209,7 +218,8 @@ def _task_at_ref(failure: ReportedFailure, tasks: listing.Listing) -> tuple[Repo
     here = tasks.name_here(failure.task)
     if here is None or here == failure.task:
         return failure, []
-    return replace(failure, task=here), [f"TASK [{failure.task}] is TASK [{here}] at this ref (renamed)"]
+    why = "Kubespray run as a collection" if here == listing.without_collection(failure.task) else "renamed"
+    return replace(failure, task=here), [f"TASK [{failure.task}] is TASK [{here}] at this ref ({why})"]
 
 
 def _choose_tags(

@@ -54,15 +54,20 @@ class TagChoice:
 
 def choose(listing: Listing, task: str, switched: dict[str, str]) -> TagChoice:
     choice = TagChoice(list(BASE_TAGS), [f"{','.join(BASE_TAGS)}: the base set, which runs offline in containers"])
-    found = listing.named(task)
+    found = listing.entries(task)
     if not found:
         choice.reasons.append(
-            f"TASK [{task}] is not in the task list of {listing.playbook} at this ref (renamed, or behind a "
-            "dynamic include): no tag of its own; the verdict says if it never ran"
+            f"TASK [{task}] is not in the task list of {listing.playbook} at this ref, nor is its role (renamed, "
+            "or removed): no tag of its own; the verdict says if it never ran"
         )
-    elif any(entry.runs_under(choice.tags) for entry in found):
+    elif found[0].inferred:
+        choice.reasons.append(
+            f"TASK [{task}] is not in the task list of {listing.playbook} (behind a dynamic include): its tags "
+            "are those every listed task of its role carries"
+        )
+    if found and any(entry.runs_under(choice.tags) for entry in found):
         choice.reasons.append(f"TASK [{task}] runs under the base set")
-    else:
+    elif found:
         entry, tag = min(
             ((entry, listing.narrowest_tag(entry)) for entry in found),
             key=lambda pair: listing.carrying(pair[1]) if pair[1] else 1 << 30,

@@ -26,6 +26,7 @@ from harness.verdict import (
     decide,
     exit_code,
     matches_expectation,
+    passed_where_expected,
     repro_verdict,
 )
 
@@ -313,6 +314,18 @@ UNREACHABLE_KW1 = dataclasses.replace(RECORDED_FAILURE, message="Failed to conne
         pytest.param(_expect_fail(), _failed(hosts=("kw-2",)), Verdict.UNEXPECTED_FAILURE, id="other-host"),
         pytest.param(_expect_fail(), _failed(hosts=("kw-1", "kw-2")), Verdict.UNEXPECTED_FAILURE, id="one-host-more"),
         pytest.param(
+            _expect_fail(more_hosts_may_fail=True),
+            _failed(hosts=("kw-1", "kw-2")),
+            Verdict.EXPECTED_FAILURE,
+            id="one-host-more-than-a-report-pasted",
+        ),
+        pytest.param(
+            _expect_fail(more_hosts_may_fail=True, hosts=["kw-1", "kw-3"]),
+            _failed(hosts=("kw-1", "kw-2")),
+            Verdict.UNEXPECTED_FAILURE,
+            id="a-reported-host-that-did-not-fail",
+        ),
+        pytest.param(
             _expect_fail(hosts=["kw-2", "kw-1"]),
             _failed(hosts=("kw-1", "kw-2")),
             Verdict.EXPECTED_FAILURE,
@@ -507,3 +520,27 @@ def test_every_verdict_has_a_headline_of_its_own() -> None:
 )
 def test_repro_verdict_never_calls_what_was_not_seen_not_reproduced(verdict: Verdict, repro: ReproVerdict) -> None:
     assert repro_verdict(verdict) is repro
+
+
+def test_the_expected_task_passed_where_it_ran_and_failed_nowhere_expected() -> None:
+    failed_there = _ran("upgrade-kw-1", events.read_events(FAILED_RUN))
+    expected = _expect_fail().fail
+    assert expected is not None
+
+    assert passed_where_expected(expected, PASSED_WHERE_EXPECTED)
+    assert failed_there[("upgrade-kw-1", HAPROXY_TASK, "kw-1")] == "failed"
+    assert not passed_where_expected(expected, Outcome(task_runs=failed_there))
+
+
+# kubespray#12220 replayed at 973bd2e52 (recorded by the harness): the symlink task failed on
+# both control planes, each naming its own certificate.
+SEPARATE_ETCD_RUN = REPO_ROOT / "tests" / "data" / "973bd2e52" / "cluster-separate-etcd.events.jsonl"
+
+
+def test_a_failure_on_several_hosts_holds_what_each_host_said() -> None:
+    failure = events.first_failure(events.read_events(SEPARATE_ETCD_RUN))
+
+    assert failure is not None
+    assert sorted(failure.hosts) == ["control-001", "control-002"]
+    for host in failure.hosts:
+        assert f"create the link: /etc/ssl/etcd/ssl/node-{host}.pem" in failure.text, failure.text

@@ -149,6 +149,26 @@ def _report(tmp_path: Path, output_section: str) -> Path:
     return path
 
 
+def test_a_result_in_the_yaml_format_is_read_from_the_lines_under_it():
+    # The yaml callback (or `result_format = yaml`): `changed=false` on the failure line, the
+    # result below it as indented YAML (kubespray#12220's output had this shape).
+    text = (
+        "TASK [etcd : Gen_certs | Pretend all control plane have all certs (with symlinks)] ***\n"
+        "failed: [control-001] (item=['', 'control-002']) => changed=false\n"
+        "  ansible_loop_var: item\n"
+        "  item:\n"
+        "  - ''\n"
+        "  - control-002\n"
+        "  msg: 'src file does not exist: /etc/ssl/etcd/ssl/node-control-001.pem'\n"
+        "  path: /etc/ssl/etcd/ssl/node-control-002.pem\n"
+        "\n"
+        "PLAY RECAP ***\n"
+    )
+    failure = _failure(text)
+    assert failure.hosts == ("control-001",)
+    assert failure.message == "src file does not exist: /etc/ssl/etcd/ssl/node-control-001.pem", failure
+
+
 def test_output_pasted_without_a_code_fence_is_read(tmp_path: Path, repro_settings: Settings, repro_head: str):
     report = _report(tmp_path, f"{HEADER}\n{FATAL.replace('kw-1', 'kw-3')}")
     prepared = reproduce.prepare(

@@ -121,10 +121,29 @@ def test_the_load_balancer_the_nodes_run_is_never_beyond_containers(upgrade: lis
 
 
 def test_a_task_the_ref_does_not_list_is_said(upgrade: listing.Listing) -> None:
-    choice = tags.choose(upgrade, "kubernetes/node : No such task", {})
+    choice = tags.choose(upgrade, "no-such-role : No such task", {})
 
     assert choice.tags == tags.BASE_TAGS
     assert "is not in the task list of upgrade-cluster.yml at this ref" in choice.reasons[-1]
+
+
+# Loaded by the etcd role's `include_tasks: gen_certs_script.yml`: Ansible cannot list it (kubespray#12220).
+INCLUDED_TASK = "etcd : Gen_certs | Pretend all control plane have all certs (with symlinks)"
+
+
+def test_a_task_behind_a_dynamic_include_takes_the_tags_its_role_gives_every_task(upgrade: listing.Listing) -> None:
+    (entry,) = upgrade.entries(INCLUDED_TASK)
+    choice = tags.choose(upgrade, INCLUDED_TASK, {})
+
+    assert entry.inferred and entry.tags == {"etcd"}
+    assert choice.tags == [*tags.BASE_TAGS, "etcd"]
+    assert choice.reaching == ["etcd"]
+    assert any("behind a dynamic include" in reason for reason in choice.reasons), choice.reasons
+
+
+def test_a_role_printed_with_its_collections_name_is_the_checkouts_role(upgrade: listing.Listing) -> None:
+    assert upgrade.name_here(f"kubernetes_sigs.kubespray.{HAPROXY_TASK}") == HAPROXY_TASK
+    assert upgrade.name_here(f"kubernetes_sigs.kubespray.{INCLUDED_TASK}") == INCLUDED_TASK
 
 
 @pytest.mark.parametrize(
