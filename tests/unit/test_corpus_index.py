@@ -55,3 +55,21 @@ def test_the_table_puts_both_replays_of_a_case_on_one_row() -> None:
     row = table.splitlines()[2]
     assert row.startswith(f"| {case.name} |")
     assert f"| {case.buggy} | reproduced | 100 | {case.fixed} | not-exercised ✗ | 200 |" in row
+
+
+def test_a_fixed_replay_that_stopped_beyond_containers_after_the_reported_task_passed_matches_as_a_cell() -> None:
+    case = next(case for case in CASES if case.name == "etcd-cert-symlinks")
+    replay = corpus.Replay(case, "fixed", Path("r.md"))
+    stopped = (
+        "TASK [etcd : Gen_certs | Pretend ...] ran on control-001 and passed; then TASK [etcdctl_etcdutl : ...] failed"
+    )
+    replay.repro = {
+        "verdict": "not-reproduced",
+        "stopped_beyond_containers": stopped,
+        "run": {"verdict": "unexpected-failure"},
+    }
+    failed_elsewhere = corpus.Replay(case, "fixed", Path("r.md"))
+    failed_elsewhere.repro = {"verdict": "failed-elsewhere", "run": {"verdict": "unexpected-failure"}}
+
+    assert replay.holds and replay.cell().matches
+    assert not failed_elsewhere.holds and not failed_elsewhere.cell().matches
