@@ -306,7 +306,9 @@ def _parser() -> argparse.ArgumentParser:
     nd.add_argument("--scenario", default="", help="the Molecule scenario (up)")
     nd.set_defaults(func=_cmd_nodes)
 
-    var = sub.add_parser("variables", help="(called by Molecule's prepare) the run's Kubespray variables as JSON")
+    var = sub.add_parser(
+        "variables", help="(called by Molecule's prepare) the run's Kubespray variables and node addresses as JSON"
+    )
     var.add_argument("--scenario", default="", help="the Molecule scenario, when Molecule runs without the harness")
     var.set_defaults(func=_cmd_variables)
 
@@ -598,7 +600,10 @@ def _cmd_nodes(args: argparse.Namespace, settings: Settings, console: Console) -
 def _cmd_variables(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     context = run_context.RunContext.load(run_context.current_run_dir(settings, args.scenario))
     scenario = scenarios.load(settings.scenarios_dir, context.scenario)
-    print(json.dumps(steps.run_variables(context, scenario)))
+    variables = steps.run_variables(context, scenario)
+    addresses = steps.node_addresses(context)
+    control_planes = [node.name for node in scenario.nodes if "kube_control_plane" in node.groups]
+    print(json.dumps({"variables": variables, "addresses": addresses, "control_planes": control_planes}))
     return 0
 
 

@@ -91,7 +91,8 @@ def molecule_inventory(request: pytest.FixtureRequest) -> str:
 def _nodes(inventory: str, group: str) -> dict[str, str]:
     """Kubespray name (the node's hostname) -> its address, for a Molecule group."""
     nodes = {}
-    for name in AnsibleRunner(inventory).get_hosts(group):
+    # testinfra's shared runner: it reads the inventory (an `ansible-inventory` process) once for all groups.
+    for name in AnsibleRunner.get_runner(inventory).get_hosts(group):
         node = testinfra.get_host(f"ansible://{name}", ansible_inventory=inventory)
         interface = node.interface.default()
         ipv4 = [address for address in interface.addresses if ":" not in address]
