@@ -1,4 +1,4 @@
-"""The `harness` command: thin over the library, and the one place errors are caught.
+"""The `harness` command: thin over the library; its errors are caught once, in harness.command.
 
 Exit codes: 0 every verdict matches its expectation; 1 a verdict does not;
 2 bad input or a broken environment; 3 the only mismatches are expected failures
@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -22,24 +20,20 @@ from rich.live import Live
 from harness import (
     bench,
     bisect,
+    command,
     corpus,
     deploys,
     images,
-    interrupts,
+    lifecycle,
     matrix,
     molecule,
     nightly,
-    nodes,
     ownership,
-    provider,
     report,
     runner,
-    steps,
 )
-from harness import context as run_context
 from harness import scenario as scenarios
 from harness.errors import (
-    EXIT_BAD_INPUT,
     EXIT_CANNOT_REPRODUCE_HERE,
     EXIT_MISMATCH,
     EXIT_NOT_EXERCISED,
@@ -51,7 +45,6 @@ from harness.scenario import Expectation, FailureExpectation
 from harness.settings import Settings
 from harness.verdict import exit_code
 
-EXIT_INTERRUPTED = 130
 REPRO_EXIT_CODES = {
     "reproduced": 0,
     "not-exercised": EXIT_NOT_EXERCISED,
@@ -76,42 +69,7 @@ def _add_reuse_option(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    # No wrapping, and wide tables in logs: paths and messages stay greppable.
-    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-    try:
-        interrupts.install()
-        settings = Settings.from_env()
-        if getattr(args, "allow_egress", False):
-            settings = replace(settings, allow_egress=True)
-        if getattr(args, "no_reuse", False):
-            settings = replace(settings, reuse_deploys=False)
-        return args.func(args, settings, console)
-    except HarnessError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.log_tail:
-            print(exc.log_tail, file=sys.stderr)
-        return exc.exit_code
-    except provider.ENGINE_GONE as exc:
-        print(
-            f"error: the Docker engine stopped answering ({exc.__class__.__name__}); start it again, "
-            "then `harness gc` removes what the run left",
-            file=sys.stderr,
-        )
-        return EXIT_BAD_INPUT
-    except OSError as exc:  # the machine's side: a directory not writable, a full disk
-        where = f": {exc.filename}" if exc.filename else ""
-        print(
-            f"error: {exc.strerror or exc}{where}; check that the harness may write there and the disk has room "
-            "(HARNESS_CACHE_DIR, HARNESS_RUNS_DIR)",
-            file=sys.stderr,
-        )
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt as exc:
-        # Runs remove their nodes in their own `finally`, before the interrupt gets here.
-        name = f" ({exc.args[0]})" if isinstance(exc, interrupts.Interrupted) else ""
-        print(f"interrupted{name}: any run that had started was stopped and its nodes removed", file=sys.stderr)
-        return exc.exit_code if isinstance(exc, interrupts.Interrupted) else EXIT_INTERRUPTED
+    return command.execute(_parser().parse_args(argv))
 
 
 class _AppendChange(argparse.Action):
@@ -120,11 +78,6 @@ class _AppendChange(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         kind = "patch" if option_string == "--patch" else "cherry-pick"
         namespace.changes = [*(getattr(namespace, "changes", None) or []), (kind, values)]
-
-
-def _progress(console: Console) -> Callable[[str], None]:
-    """Progress lines as they are: Ansible's `TASK [...]` is text, never console markup."""
-    return lambda line: console.print(line, markup=False, highlight=False)
 
 
 def _add_format_options(parser: argparse.ArgumentParser) -> None:
@@ -296,25 +249,7 @@ def _parser() -> argparse.ArgumentParser:
         "molecule-files", help="render each scenario's molecule.yml from its scenario.yml (for `molecule test -s`)"
     ).set_defaults(func=_cmd_molecule_files)
 
-    step = sub.add_parser("step", help="(called by Molecule's playbooks) run a phase's Kubespray steps")
-    step.add_argument("--phase", choices=["prepare", "converge"], required=True)
-    step.add_argument("--scenario", default="", help="the Molecule scenario, when Molecule runs without the harness")
-    step.set_defaults(func=_cmd_step)
-
-    nd = sub.add_parser("nodes", help="(called by Molecule's create and destroy) start or remove a run's nodes")
-    nd.add_argument("action", choices=["up", "down"])
-    nd.add_argument("--scenario", default="", help="the Molecule scenario (up)")
-    nd.set_defaults(func=_cmd_nodes)
-
-    var = sub.add_parser(
-        "variables", help="(called by Molecule's prepare) the run's Kubespray variables and node addresses as JSON"
-    )
-    var.add_argument("--scenario", default="", help="the Molecule scenario, when Molecule runs without the harness")
-    var.set_defaults(func=_cmd_variables)
-
-    dep = sub.add_parser("molecule-dependency", help="(called by Molecule) prepare a run context")
-    dep.add_argument("scenario")
-    dep.set_defaults(func=_cmd_molecule_dependency)
+    lifecycle.add_commands(sub)  # Molecule's: step, nodes, variables, molecule-dependency
     return parser
 
 
@@ -354,7 +289,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings, console: Console) -> 
             args.scenario,
             ref,
             expectation,
-            progress=_progress(console),
+            progress=command.progress(console),
             changes=changes,
             keep=args.keep,
             upgrade_from=args.upgrade_from,
@@ -391,7 +326,7 @@ def _cmd_matrix(args: argparse.Namespace, settings: Settings, console: Console) 
             results = matrix.run(planned, args.jobs, out_dir, progress=lambda _: None)
             live.update(report.matrix_progress(planned))
     else:
-        results = matrix.run(planned, args.jobs, out_dir, progress=_progress(console))
+        results = matrix.run(planned, args.jobs, out_dir, progress=command.progress(console))
     return _matrix_outputs(console, results, args)
 
 
@@ -399,7 +334,7 @@ def _cmd_corpus(args: argparse.Namespace, settings: Settings, console: Console) 
     if args.jobs < 1:
         raise HarnessError(f"-j {args.jobs}: give at least one job")
     replays = corpus.plan(settings, args.corpus, args.only)
-    corpus.run(replays, args.jobs, settings.new_run_path("corpus"), progress=_progress(console))
+    corpus.run(replays, args.jobs, settings.new_run_path("corpus"), progress=command.progress(console))
     table = corpus.markdown(replays)
     console.print(table, markup=False)
     if args.table:
@@ -417,7 +352,9 @@ def _nightly(
     if args.only:  # the cells left out tonight are not removed from the matrix
         baseline = [cell for cell in baseline if cell.spec.label in {spec.label for spec in cells}]
     planned = matrix.plan(settings, cells, _changes(args, settings))
-    findings = nightly.watch(settings, baseline, planned, args.jobs, out_dir, args.bisect_budget, _progress(console))
+    findings = nightly.watch(
+        settings, baseline, planned, args.jobs, out_dir, args.bisect_budget, command.progress(console)
+    )
     results = [finding.final for finding in findings]
     return _matrix_outputs(console, results, args, nightly.removed_cells(baseline, results))
 
@@ -450,7 +387,7 @@ def _cmd_repro(args: argparse.Namespace, settings: Settings, console: Console) -
         save_scenario=args.save_scenario,
         tags=[tag for tag in (args.tags or "").split(",") if tag] or None,
     )
-    result = reproduce.reproduce(settings, options, progress=_progress(console))
+    result = reproduce.reproduce(settings, options, progress=command.progress(console))
     data = result.as_dict()
     _write_json(result.prepared.directory / "repro.json", data)
     if args.report_json:
@@ -464,7 +401,7 @@ def _cmd_bisect(args: argparse.Namespace, settings: Settings, console: Console) 
     options = bisect.BisectOptions(
         args.scenario, args.good, args.bad, args.find, args.trust_ends, upgrade_from=args.upgrade_from
     )
-    result = bisect.bisect(settings, options, progress=_progress(console))
+    result = bisect.bisect(settings, options, progress=command.progress(console))
     data = result.as_dict()
     _write_json(Path(result.directory) / "bisect-result.json", data)
     if args.report_json:
@@ -547,7 +484,7 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings, console: Console) -
         cases = plan.cases
     cells = plan.matrix_cells if args.matrix else ()
     document = bench.bench(
-        settings, cases, args.runs, settings.new_run_path("bench"), args.cold, cells, _progress(console)
+        settings, cases, args.runs, settings.new_run_path("bench"), args.cold, cells, command.progress(console)
     )
     if args.json:
         _write_json(args.json, document)
@@ -561,7 +498,7 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings, console: Console) -
 
 
 def _cmd_images(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    built = images.ensure_images(settings, _progress(console))
+    built = images.ensure_images(settings, command.progress(console))
     console.print(f"node image: {built.node}\nlb image:   {built.lb}")
     return 0
 
@@ -576,48 +513,4 @@ def _cmd_molecule_files(args: argparse.Namespace, settings: Settings, console: C
     for name in scenarios.available(settings.scenarios_dir):
         path = molecule.write_platforms(scenarios.load(settings.scenarios_dir, name))
         console.print(f"{name}: {path.relative_to(settings.scenarios_dir.parent)}")
-    return 0
-
-
-def _cmd_step(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    context = run_context.RunContext.load(run_context.current_run_dir(settings, args.scenario))
-    scenario = scenarios.load(settings.scenarios_dir, context.scenario)
-    results = steps.run_phase(context, scenario, args.phase)
-    return 0 if all(r.rc == 0 for r in results) else EXIT_MISMATCH
-
-
-def _cmd_nodes(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    if args.action == "down":
-        nodes.down(os.environ)
-        return 0
-    if not args.scenario:
-        raise HarnessError("nodes up: give --scenario NAME (Molecule's scenario)")
-    scenario = scenarios.load(settings.scenarios_dir, args.scenario)
-    print(json.dumps(nodes.up(scenario, os.environ, settings.image_repository)))
-    return 0
-
-
-def _cmd_variables(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    context = run_context.RunContext.load(run_context.current_run_dir(settings, args.scenario))
-    scenario = scenarios.load(settings.scenarios_dir, context.scenario)
-    variables = steps.run_variables(context, scenario)
-    addresses = steps.node_addresses(context)
-    control_planes = [node.name for node in scenario.nodes if "kube_control_plane" in node.groups]
-    print(json.dumps({"variables": variables, "addresses": addresses, "control_planes": control_planes}))
-    return 0
-
-
-def _cmd_molecule_dependency(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    name = args.scenario
-    run_dir = run_context.current_run_dir(settings, name)
-    if (run_dir / run_context.CONTEXT_FILE).is_file() and os.environ.get("HARNESS_RUN_DIR"):
-        return 0  # `harness run` prepared everything
-    scenario = scenarios.load(settings.scenarios_dir, name)
-    molecule.check_platforms_current(scenario)
-    ref = os.environ.get("KUBESPRAY_REF") or (scenario.default_refs[-1] if scenario.default_refs else "")
-    if not ref:
-        raise HarnessError("set KUBESPRAY_REF to the Kubespray tag, branch or sha to run")
-    run_id = os.environ.get("HARNESS_RUN_ID", "molecule")
-    console.print(f"preparing Kubespray {ref} for {name} in {run_dir}")
-    run_context.prepare(settings, scenario, ref, source.resolve(settings, ref), run_dir, run_id, log=_progress(console))
     return 0
