@@ -109,8 +109,7 @@ def task_runs(events: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
 def _failure(event: dict[str, Any], hosts: list[str], there: list[dict[str, Any]] | None = None) -> Failure:
     """The failure as `event` says it; its text is what every host's event there said (each host
     may say it with its own name in it)."""
-    said = _said(event)
-    message = next((text for text in said if text), "")
+    message = next((text for text in _said(event) if text), "")
     rc = event.get("rc")
     texts = [text for each in there or [event] for text in _said(each) if text]
     return Failure(

@@ -103,7 +103,7 @@ class Listing:
         scored = sorted(
             (
                 (SequenceMatcher(None, title.lower(), other.rpartition(" : ")[2].lower()).ratio(), other)
-                for other in {task.name for task in self.tasks if task.name.rpartition(" : ")[0] == role}
+                for other in {task.name for task in self.tasks if _role(task.name) == role}
             ),
             reverse=True,
         )
